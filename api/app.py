@@ -1,0 +1,65 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import check_api_key
+from api.problems import register_problem_handlers
+from api.routes import executions, handlers, health, tasks
+from api.services import EXTENSION, Services
+from handlers import load_registry
+from taskbeat.apikeys import ensure_key
+from taskbeat.celery_app import make_celery
+from taskbeat.clock import Clock, utcnow
+from taskbeat.db import make_engine, make_session_factory
+from taskbeat.handler import HandlerRegistry
+from taskbeat.publisher import CeleryPublisher, Publisher
+from taskbeat.settings import Settings
+from taskbeat.status import ApiRole
+
+
+def create_app(
+    settings: Settings,
+    *,
+    registry: HandlerRegistry | None = None,
+    publisher: Publisher | None = None,
+    clock: Clock = utcnow,
+) -> Flask:
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    engine = make_engine(settings.database_url)
+    app.extensions[EXTENSION] = Services(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        registry=registry or load_registry(settings),
+        publisher=publisher or CeleryPublisher.from_settings(settings, make_celery(settings)),
+        clock=clock,
+    )
+    v1 = Blueprint("v1", __name__, url_prefix="/api/v1")
+    v1.before_request(check_api_key)
+    for module in (tasks, executions, handlers, health):
+        v1.register_blueprint(module.blueprint)
+    app.register_blueprint(v1)
+    register_problem_handlers(app)
+    return app
+
+
+def ensure_admin_key(app: Flask) -> None:
+    """Make TASKBEAT_ADMIN_KEY a working admin key (each API process may try at once)."""
+    found = app.extensions[EXTENSION]
+    if found.settings.admin_key is None:
+        return
+    try:
+        with found.sessions.begin() as session:
+            ensure_key(
+                session,
+                found.settings.admin_key,
+                name="TASKBEAT_ADMIN_KEY",
+                role=ApiRole.ADMIN,
+                now=found.clock(),
+            )
+    except IntegrityError:
+        pass  # another process stored it first

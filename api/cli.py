@@ -1,0 +1,56 @@
+"""`taskbeat api`: serve the API with gunicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from api.app import create_app, ensure_admin_key
+from taskbeat.migrate import require_current
+from taskbeat.settings import Settings
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """Gunicorn serving an app we built, with options from our command line."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self._app = app
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            if key in self.cfg.settings:  # a newer gunicorn's option is skipped on an older one
+                self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self._app
+
+
+@click.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="Gunicorn processes.")
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per process.")
+@click.pass_obj
+def command(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the HTTP API (and dashboard)."""
+    app = create_app(settings)
+    require_current(app.extensions["taskbeat"].engine)
+    ensure_admin_key(app)
+    # The app is built before forking; each worker process gets fresh connections.
+    app.extensions["taskbeat"].engine.dispose()
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "accesslog": "-",
+        "graceful_timeout": 20,
+        # One shared control socket path would clash between API processes on a host.
+        "control_socket_disable": True,
+    }
+    GunicornServer(app, options).run()

@@ -1,0 +1,174 @@
+"""/api/v1/tasks: define, inspect, change and run tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Literal
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.inputs import json_body, query
+from api.problems import BadRequest
+from api.serialize import execution_json, task_json
+from api.services import services
+from taskbeat import store, tasks
+from taskbeat.definitions import RunRequest, TaskChanges, TaskDefinition
+from taskbeat.enqueue import publish_leased, run_message
+from taskbeat.models import Task
+from taskbeat.status import TaskStatus
+
+blueprint = Blueprint("tasks", __name__)
+
+TaskSort = Literal[
+    "name", "-name", "id", "-id", "created_at", "-created_at",
+    "next_run_at", "-next_run_at", "last_run_at", "-last_run_at",
+]  # fmt: skip
+
+
+class TaskListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+    status: TaskStatus | None = None
+    handler: str | None = None
+    tag: str | None = None
+    q: str | None = Field(default=None, max_length=200)
+    sort: TaskSort = "name"
+
+
+class NextRunsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(default=10, ge=1, le=1000)
+
+
+@blueprint.get("/tasks")
+def list_tasks() -> Response:
+    params = query(TaskListQuery)
+    where = store.TaskFilter(params.status, params.handler, params.tag, params.q)
+    with services().sessions() as session:
+        page, total = store.list_tasks(
+            session, where, sort=params.sort, limit=params.limit, offset=params.offset
+        )
+        items = [task_json(task) for task in page]
+    return jsonify(items=items, total=total, limit=params.limit, offset=params.offset)
+
+
+@blueprint.post("/tasks")
+def create_task() -> tuple[Response, int, dict[str, str]]:
+    definition = json_body(TaskDefinition)
+    found = services()
+    with found.sessions.begin() as session:
+        task = tasks.create_task(
+            session,
+            definition,
+            found.registry,
+            now=found.clock(),
+            default_queue=found.settings.default_queue,
+        )
+    found.publisher.wake_scheduler()
+    location = url_for(".get_task", ref=task.id)
+    return _task_response(task), 201, {"Location": location}
+
+
+@blueprint.get("/tasks/<ref>")
+def get_task(ref: str) -> Response:
+    with services().sessions() as session:
+        return _task_response(store.get_task(session, ref))
+
+
+@blueprint.route("/tasks/<ref>", methods=["PUT", "PATCH"])
+def update_task(ref: str) -> Response:
+    changes = json_body(TaskChanges)
+    found = services()
+    with found.sessions.begin() as session:
+        task = tasks.update_task(
+            session,
+            ref,
+            changes,
+            found.registry,
+            now=found.clock(),
+            default_queue=found.settings.default_queue,
+            expected_version=_if_match(),
+        )
+    found.publisher.wake_scheduler()
+    return _task_response(task)
+
+
+@blueprint.delete("/tasks/<ref>")
+def delete_task(ref: str) -> tuple[str, int]:
+    found = services()
+    with found.sessions.begin() as session:
+        tasks.delete_task(session, ref, now=found.clock())
+    return "", 204
+
+
+@blueprint.post("/tasks/<ref>/actions/pause")
+def pause_task(ref: str) -> Response:
+    return _act(ref, tasks.pause_task)
+
+
+@blueprint.post("/tasks/<ref>/actions/resume")
+def resume_task(ref: str) -> Response:
+    return _act(ref, tasks.resume_task)
+
+
+@blueprint.post("/tasks/<ref>/actions/reset-retries")
+def reset_retries(ref: str) -> Response:
+    return _act(ref, tasks.reset_retries)
+
+
+@blueprint.post("/tasks/<ref>/actions/run")
+def run_task(ref: str) -> tuple[Response, int]:
+    """Run now: write the execution, then publish it straight away (the fast path).
+    If Redis refuses, the row stays due and the scheduler publishes it."""
+    run = json_body(RunRequest, optional=True)
+    found = services()
+    now = found.clock()
+    lease_until = now + timedelta(seconds=found.settings.publish_lease)
+    with found.sessions.begin() as session:
+        execution, task = tasks.create_manual_run(
+            session, ref, run, found.registry, now=now, lease_until=lease_until
+        )
+        message = run_message(execution.id, task)
+    if not publish_leased(found.sessions, found.publisher, [message], found.clock):
+        found.publisher.wake_scheduler()
+    with found.sessions() as session:
+        return jsonify(execution_json(store.get_execution(session, execution.id))), 202
+
+
+@blueprint.get("/tasks/<ref>/next-runs")
+def next_runs(ref: str) -> Response:
+    count = query(NextRunsQuery).count
+    with services().sessions() as session:
+        task = store.get_task(session, ref)
+        times = tasks.upcoming_runs(task, count)
+    return jsonify(items=[t.isoformat() for t in times], timezone=task.timezone)
+
+
+def _act(ref: str, action: Callable[..., Task]) -> Response:
+    found = services()
+    with found.sessions.begin() as session:
+        task = action(session, ref, now=found.clock())
+    found.publisher.wake_scheduler()
+    return _task_response(task)
+
+
+def _task_response(task: Task) -> Response:
+    response = jsonify(task_json(task))
+    response.set_etag(str(task.version))
+    return response
+
+
+def _if_match() -> int | None:
+    """The version a client read (If-Match: "<version>"), if it sent one."""
+    tags = request.if_match
+    if not tags or tags.star_tag:
+        return None
+    values = list(tags.as_set())
+    if len(values) != 1 or not values[0].isdigit():
+        raise BadRequest('If-Match must be one ETag of this task, like "3"')
+    return int(values[0])

@@ -1,0 +1,1 @@
+"""Alembic migrations; `taskbeat db upgrade` runs them."""

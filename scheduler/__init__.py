@@ -1,0 +1,1 @@
+"""The beat-like process: dispatch due runs exactly once per slot, and sweep."""

@@ -1,0 +1,163 @@
+"""One scheduler wake-up: turn due slots and due executions into published messages.
+
+1. In one short transaction:
+   a. lock the tasks whose next_run_at has come (index scan, SKIP LOCKED);
+   b. plan each (misfire, overlap, bounds) and insert its execution rows, the ones to
+      publish now carrying this scheduler's publish lease;
+   c. advance each task's next_run_at;
+   d. lease the due `scheduled` executions nobody holds (retries, manual runs, rows a
+      crashed scheduler committed but never published).
+2. Commit, then publish the leased rows over one connection.
+3. Mark the published rows `queued`; drop the lease on any that failed, so the next
+   wake-up tries them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.planning import Plan, plan_task
+from taskbeat import store
+from taskbeat.clock import Clock
+from taskbeat.enqueue import publish_leased, run_message
+from taskbeat.errors import InvalidInput
+from taskbeat.models import Task
+from taskbeat.publisher import Publisher, RunMessage
+from taskbeat.settings import Settings
+from taskbeat.status import ExecutionStatus, TaskState, Trigger
+from taskbeat.tasks import schedule_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TickResult:
+    published: int
+    skipped: int
+    more: bool  # a batch came back full: tick again straight away
+    next_due: datetime | None  # the earliest known due time after this tick
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        publisher: Publisher,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._sessions = session_factory
+        self._publisher = publisher
+        self._clock = clock
+
+    def tick(self) -> TickResult:
+        now = self._clock()
+        lease_until = now + timedelta(seconds=self._settings.publish_lease)
+        batch = self._settings.scheduler_batch_size
+        with self._sessions.begin() as session:
+            tasks = store.due_tasks(session, now, batch)
+            slot_messages, skipped = self._dispatch_tasks(session, tasks, now, lease_until)
+            pending = store.due_executions(session, now, batch)
+            store.lease_executions(session, [e.id for e, _ in pending], lease_until)
+        messages = slot_messages + [run_message(e.id, t) for e, t in pending]
+        published = publish_leased(self._sessions, self._publisher, messages, self._clock)
+        more = len(tasks) == batch or len(pending) == batch
+        return TickResult(len(published), skipped, more, None if more else self.next_due())
+
+    def next_due(self) -> datetime | None:
+        with self._sessions() as session:
+            times = [store.earliest_next_run(session), store.earliest_due_execution(session)]
+        return min((t for t in times if t is not None), default=None)
+
+    def _dispatch_tasks(
+        self, session: Session, tasks: Any, now: datetime, lease_until: datetime
+    ) -> tuple[list[RunMessage], int]:
+        if not tasks:
+            return [], 0
+        active = store.tasks_with_active_executions(session, [task.id for task in tasks])
+        rows: list[dict[str, Any]] = []
+        to_publish: dict[store.SlotKey, Task] = {}
+        skipped = 0
+        for task in tasks:
+            plan = self._plan(task, now, has_active=task.id in active)
+            for row in self._rows(task, plan, now, lease_until):
+                rows.append(row)
+                if row["publish_lease_until"] is not None:
+                    to_publish[(task.id, row["scheduled_for"], 1)] = task
+            skipped += len(plan.skipped)
+        ids = store.add_executions(session, rows)
+        messages = [run_message(ids[key], task) for key, task in to_publish.items() if key in ids]
+        return messages, skipped
+
+    def _plan(self, task: Task, now: datetime, *, has_active: bool) -> Plan:
+        try:
+            schedule = schedule_of(task)
+        except InvalidInput as exc:
+            # Say, a time zone that left the tz database: stop it, do not loop on it.
+            log.error(
+                "task %s (id %s) stopped: its schedule no longer parses: %s",
+                task.name,
+                task.id,
+                exc,
+            )
+            task.next_run_at = None
+            task.state = TaskState.FAILED
+            return Plan()
+        plan = plan_task(
+            task, schedule, now, has_active=has_active, run_all_cap=self._settings.run_all_cap
+        )
+        task.next_run_at = plan.next_run_at
+        task.run_count += len(plan.run)
+        if plan.next_run_at is None and not plan.run and not has_active:
+            task.state = TaskState.COMPLETED
+        return plan
+
+    def _rows(
+        self, task: Task, plan: Plan, now: datetime, lease_until: datetime
+    ) -> list[dict[str, Any]]:
+        rows = []
+        for slot in plan.run:
+            due_at = slot.at + _jitter(task, slot.at)
+            lease = lease_until if due_at <= now else None
+            row = _row(task, slot.at, slot.trigger, ExecutionStatus.SCHEDULED, now)
+            rows.append({**row, "due_at": due_at, "publish_lease_until": lease})
+        for skip in plan.skipped:
+            row = _row(task, skip.at, Trigger.SCHEDULE, ExecutionStatus.SKIPPED, now)
+            rows.append({**row, "finished_at": now, "error_message": skip.reason})
+        return rows
+
+
+def _row(
+    task: Task, slot: datetime, trigger: Trigger, status: ExecutionStatus, now: datetime
+) -> dict[str, Any]:
+    """An execution row; every row of one insert has the same keys."""
+    return {
+        "task_id": task.id,
+        "task_name": task.name,
+        "trigger": trigger,
+        "scheduled_for": slot,
+        "attempt": 1,
+        "due_at": slot,
+        "status": status,
+        "test_mode": False,
+        "publish_lease_until": None,
+        "created_at": now,
+        "finished_at": None,
+        "error_message": None,
+    }
+
+
+def _jitter(task: Task, slot: datetime) -> timedelta:
+    """A delay of up to task.jitter seconds, the same for a slot whoever computes it."""
+    if task.jitter <= 0:
+        return timedelta(0)
+    digest = hashlib.blake2b(f"{task.id}:{slot.isoformat()}".encode(), digest_size=8).digest()
+    fraction = int.from_bytes(digest, "big") / 2**64
+    return timedelta(seconds=task.jitter * fraction)

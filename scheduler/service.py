@@ -1,0 +1,77 @@
+"""The scheduler process's loop: tick, sweep now and then, sleep until the next due time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.dispatch import Dispatcher
+from scheduler.sweeper import sweep_lost
+from scheduler.wakeup import Wakeup
+from taskbeat.clock import Clock
+from taskbeat.publisher import Publisher
+from taskbeat.settings import Settings
+
+log = logging.getLogger(__name__)
+ERROR_PAUSE = 1.0  # seconds to wait after a failed wake-up (database or Redis away)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        publisher: Publisher,
+        clock: Clock,
+        wakeup: Wakeup | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sessions = session_factory
+        self._clock = clock
+        self.wakeup = wakeup or Wakeup()
+        self.dispatcher = Dispatcher(settings, session_factory, publisher, clock)
+        self._last_sweep: datetime | None = None
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        """Loop until `stop()`; a wake-up in progress finishes first."""
+        log.info("scheduler running")
+        while not self._stopping.is_set():
+            delay = self.run_once()
+            if not self._stopping.is_set():
+                self.wakeup.wait(delay)
+        log.info("scheduler stopped")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.wakeup.set()
+
+    def run_once(self) -> float:
+        """One wake-up; returns how long to sleep before the next."""
+        try:
+            result = self.dispatcher.tick()
+            self._sweep_if_due()
+        except Exception:
+            log.exception("scheduler wake-up failed; trying again in %.1fs", ERROR_PAUSE)
+            return ERROR_PAUSE
+        if result.published or result.skipped:
+            log.info("published %d runs, skipped %d slots", result.published, result.skipped)
+        if result.more:
+            return 0.0
+        return self._sleep_until(result.next_due)
+
+    def _sleep_until(self, next_due: datetime | None) -> float:
+        ceiling = self._settings.scheduler_max_sleep
+        if next_due is None:
+            return ceiling
+        return min(max((next_due - self._clock()).total_seconds(), 0.0), ceiling)
+
+    def _sweep_if_due(self) -> None:
+        now = self._clock()
+        interval = self._settings.sweep_interval
+        if self._last_sweep is None or (now - self._last_sweep).total_seconds() >= interval:
+            self._last_sweep = now
+            sweep_lost(self._settings, self._sessions, self._clock)

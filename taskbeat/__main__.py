@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from taskbeat.cli import main
+
+main()

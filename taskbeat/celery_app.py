@@ -1,0 +1,34 @@
+"""The Celery application every process configures the same way."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from taskbeat.settings import Settings
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("taskbeat", broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        # Only JSON crosses the wire; a message is an execution id, never a pickle.
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        # Outcomes are recorded in the database, not a Celery result backend.
+        task_ignore_result=True,
+        task_store_errors_even_if_ignored=False,
+        # Ack after the run, and put the message back if the worker process dies; the
+        # claim compare-and-set turns any redelivery into a no-op.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=settings.default_queue,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+        timezone="UTC",
+    )
+    return app

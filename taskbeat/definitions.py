@@ -1,0 +1,99 @@
+"""What a task definition may contain, validated once for the API, the CLI and code."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from taskbeat.status import MisfirePolicy, OverlapPolicy
+
+TaskName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,199}$")]
+QueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
+Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/-]{1,64}$")]
+WEEK = 7 * 86400.0
+
+
+class TaskSettings(BaseModel):
+    """The fields every task has, with their defaults and bounds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(default="", max_length=10_000)
+    params: dict[str, Any] = Field(default_factory=dict)
+    timezone: str = Field(default="UTC", max_length=64)
+    enabled: bool = True
+    max_retries: int = Field(default=0, ge=0, le=100)
+    retry_delay: float = Field(default=60.0, ge=0, le=WEEK)
+    retry_backoff: float = Field(default=2.0, ge=1, le=10)
+    retry_backoff_max: float = Field(default=3600.0, gt=0, le=WEEK)
+    retry_jitter: float = Field(default=0.0, ge=0, le=1)
+    timeout: float | None = Field(default=None, gt=0, le=WEEK)
+    overlap: OverlapPolicy = OverlapPolicy.SKIP
+    misfire: MisfirePolicy = MisfirePolicy.RUN_ONCE
+    misfire_grace: float = Field(default=60.0, ge=0, le=WEEK)
+    jitter: float = Field(default=0.0, ge=0, le=3600)
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    max_runs: int | None = Field(default=None, ge=1)
+    queue: QueueName | None = None
+    priority: int = Field(default=0, ge=0, le=9)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+
+
+class TaskDefinition(TaskSettings):
+    """A whole task, as created."""
+
+    name: TaskName
+    handler: str = Field(min_length=1, max_length=200)
+    schedule: str = Field(min_length=1, max_length=200)
+
+
+class TaskChanges(BaseModel):
+    """An update: only the fields present change; `null` clears a nullable field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: TaskName | None = None
+    handler: str | None = Field(default=None, min_length=1, max_length=200)
+    schedule: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    params: dict[str, Any] | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    enabled: bool | None = None
+    max_retries: int | None = Field(default=None, ge=0, le=100)
+    retry_delay: float | None = Field(default=None, ge=0, le=WEEK)
+    retry_backoff: float | None = Field(default=None, ge=1, le=10)
+    retry_backoff_max: float | None = Field(default=None, gt=0, le=WEEK)
+    retry_jitter: float | None = Field(default=None, ge=0, le=1)
+    timeout: float | None = Field(default=None, gt=0, le=WEEK)
+    overlap: OverlapPolicy | None = None
+    misfire: MisfirePolicy | None = None
+    misfire_grace: float | None = Field(default=None, ge=0, le=WEEK)
+    jitter: float | None = Field(default=None, ge=0, le=3600)
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    max_runs: int | None = Field(default=None, ge=1)
+    queue: QueueName | None = None
+    priority: int | None = Field(default=None, ge=0, le=9)
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+
+    def given(self) -> dict[str, Any]:
+        """The fields the client sent, with their values (None meaning 'clear')."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class RunRequest(BaseModel):
+    """Run now: optionally with other params, optionally as a test run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any] | None = None
+    test_mode: bool = False
+
+
+# Fields that may be cleared with null; the others must keep a value.
+NULLABLE_FIELDS = frozenset({"timeout", "start_at", "end_at", "max_runs", "queue"})
+# Fields whose change moves the next fire time.
+TIMING_FIELDS = frozenset({"schedule", "timezone", "start_at", "end_at", "max_runs", "enabled"})

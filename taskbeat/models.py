@@ -1,0 +1,181 @@
+"""The database schema: tasks, executions, API keys (SQLAlchemy 2 typed ORM)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from taskbeat.status import (
+    ApiRole,
+    ExecutionStatus,
+    MisfirePolicy,
+    OverlapPolicy,
+    TaskState,
+    TaskStatus,
+    Trigger,
+)
+
+# BIGINT on PostgreSQL; SQLite only autoincrements a column declared INTEGER.
+Identifier = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware UTC datetimes; SQLite (which keeps no zone) reads back as UTC too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: taskbeat stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    """Store an enum by its value, as a short string, on every database."""
+    return Enum(
+        cls,
+        native_enum=False,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    handler: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    schedule: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    recurring: Mapped[bool] = mapped_column(Boolean)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[TaskState] = mapped_column(_enum(TaskState), default=TaskState.ACTIVE)
+    # NULL when nothing is to be dispatched (paused, completed, one-time and done), so the
+    # scheduler's index scan only ever sees what is due.
+    next_run_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_run_at: Mapped[datetime | None]
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    max_retries: Mapped[int] = mapped_column(Integer, default=0)
+    retry_delay: Mapped[float] = mapped_column(Float, default=60.0)
+    retry_backoff: Mapped[float] = mapped_column(Float, default=2.0)
+    retry_backoff_max: Mapped[float] = mapped_column(Float, default=3600.0)
+    retry_jitter: Mapped[float] = mapped_column(Float, default=0.0)
+    timeout: Mapped[float | None] = mapped_column(Float)
+    overlap: Mapped[OverlapPolicy] = mapped_column(_enum(OverlapPolicy), default=OverlapPolicy.SKIP)
+    misfire: Mapped[MisfirePolicy] = mapped_column(
+        _enum(MisfirePolicy), default=MisfirePolicy.RUN_ONCE
+    )
+    misfire_grace: Mapped[float] = mapped_column(Float, default=60.0)
+    jitter: Mapped[float] = mapped_column(Float, default=0.0)
+    start_at: Mapped[datetime | None]
+    end_at: Mapped[datetime | None]
+    max_runs: Mapped[int | None] = mapped_column(Integer)
+    queue: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # Bumped by definition changes only (the API), not by the scheduler's bookkeeping,
+    # so a client's If-Match stays valid while the task runs.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    @property
+    def status(self) -> TaskStatus:
+        return TaskStatus.PAUSED if not self.enabled else TaskStatus(self.state.value)
+
+    @property
+    def anchor(self) -> datetime:
+        """Where interval grids and `now` schedules are measured from."""
+        return self.start_at or self.created_at
+
+
+class Execution(Base):
+    __tablename__ = "executions"
+    __table_args__ = (
+        # One row per (slot, attempt): a slot cannot be enqueued twice, whoever tries.
+        UniqueConstraint("task_id", "scheduled_for", "attempt", name="uq_executions_slot"),
+        Index("ix_executions_status_due", "status", "due_at"),
+        Index("ix_executions_task_status", "task_id", "status"),
+        Index("ix_executions_task_id", "task_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    # History outlives its task: deleting a task keeps its executions, by name.
+    task_id: Mapped[int | None] = mapped_column(
+        Identifier, ForeignKey("tasks.id", ondelete="SET NULL")
+    )
+    task_name: Mapped[str] = mapped_column(String(200))
+    trigger: Mapped[Trigger] = mapped_column(_enum(Trigger))
+    scheduled_for: Mapped[datetime]
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    due_at: Mapped[datetime]
+    status: Mapped[ExecutionStatus] = mapped_column(_enum(ExecutionStatus))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a run-now override
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set while one scheduler publishes the row; another publishes it only after expiry.
+    publish_lease_until: Mapped[datetime | None]
+
+    created_at: Mapped[datetime]
+    enqueued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(255))
+    duration: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[Any | None] = mapped_column(JSON)
+    error_type: Mapped[str | None] = mapped_column(String(255))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_traceback: Mapped[str | None] = mapped_column(Text)
+    logs: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings; the rest is secret
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[ApiRole] = mapped_column(_enum(ApiRole))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,118 @@
+"""Putting run messages on Redis, and waking the scheduler.
+
+The scheduler publishes due executions; the API publishes only its run-now fast path;
+both go through a `Publisher`. `RecordingPublisher` is the stub beside the real one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import redis
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+from taskbeat.names import RUN_EXECUTION, wakeup_channel
+from taskbeat.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunMessage:
+    execution_id: int
+    queue: str
+    priority: int = 0
+    timeout: float | None = None
+
+
+class Publisher(Protocol):
+    def publish(self, messages: Sequence[RunMessage]) -> list[int]:
+        """Publish in order; return the ids published (a prefix, if Redis failed midway)."""
+        ...
+
+    def wake_scheduler(self) -> None:
+        """Ask the schedulers to look at the database now (best effort)."""
+        ...
+
+
+class CeleryPublisher:
+    def __init__(self, celery: Celery, redis_client: redis.Redis, settings: Settings) -> None:
+        self._celery = celery
+        self._redis = redis_client
+        self._channel = wakeup_channel(settings.namespace)
+        self._hard_grace = settings.hard_timeout_grace
+
+    @classmethod
+    def from_settings(cls, settings: Settings, celery: Celery) -> CeleryPublisher:
+        return cls(celery, redis.Redis.from_url(settings.redis_url), settings)
+
+    def publish(self, messages: Sequence[RunMessage]) -> list[int]:
+        published: list[int] = []
+        if not messages:
+            return published
+        try:
+            # One connection for the whole batch.
+            with self._celery.producer_or_acquire() as producer:
+                for message in messages:
+                    self._send(message, producer)
+                    published.append(message.execution_id)
+        except (OperationalError, OSError, redis.RedisError):
+            log.exception(
+                "publishing stopped after %d of %d messages", len(published), len(messages)
+            )
+        return published
+
+    def _send(self, message: RunMessage, producer: object) -> None:
+        limits = {}
+        if message.timeout is not None:
+            limits = {
+                "soft_time_limit": message.timeout,
+                "time_limit": message.timeout + self._hard_grace,
+            }
+        self._celery.send_task(
+            RUN_EXECUTION,
+            args=[message.execution_id],
+            queue=message.queue,
+            priority=message.priority,
+            producer=producer,
+            retry=False,
+            **limits,
+        )
+
+    def wake_scheduler(self) -> None:
+        try:
+            self._redis.publish(self._channel, "wake")
+        except redis.RedisError as exc:
+            log.warning("could not wake the scheduler (it wakes on its own soon): %s", exc)
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+@dataclass
+class RecordingPublisher:
+    """Records what would be published; `fail_after` makes Redis 'go away' midway."""
+
+    messages: list[RunMessage] = field(default_factory=list)
+    wakeups: int = 0
+    fail_after: int | None = None
+
+    def publish(self, messages: Sequence[RunMessage]) -> list[int]:
+        published: list[int] = []
+        for message in messages:
+            if self.fail_after is not None and len(self.messages) >= self.fail_after:
+                break
+            self.messages.append(message)
+            published.append(message.execution_id)
+        return published
+
+    def wake_scheduler(self) -> None:
+        self.wakeups += 1
+
+    @property
+    def execution_ids(self) -> list[int]:
+        return [message.execution_id for message in self.messages]

@@ -1,0 +1,73 @@
+"""One frozen settings object, read from the environment once per entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from taskbeat.errors import ConfigurationError
+
+ENV_PREFIX = "TASKBEAT_"
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class Settings(BaseModel):
+    """Everything a taskbeat process is configured with.
+
+    Built by `Settings.from_env(os.environ)` in an entry point and passed down; nothing
+    else reads the environment.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = "sqlite:///taskbeat.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Prefixes the scheduler's wake-up channel, so several deployments can share a Redis.
+    namespace: str = Field(default="taskbeat", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    default_queue: str = Field(default="taskbeat", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    admin_key: str | None = Field(default=None, min_length=16)
+    handler_modules: tuple[str, ...] = ()
+    log_level: str = "INFO"
+
+    scheduler_max_sleep: Seconds = 5.0
+    scheduler_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    publish_lease: Seconds = 30.0
+    sweep_interval: Seconds = 10.0
+    run_all_cap: int = Field(default=100, ge=1)
+
+    heartbeat_interval: Seconds = 10.0
+    lost_after: Seconds = 60.0
+    # The hard time limit is the task's timeout plus this, so the soft limit fires first.
+    hard_timeout_grace: Seconds = 10.0
+    visibility_timeout: Seconds = 3600.0
+
+    result_max_bytes: int = Field(default=65_536, ge=1024)
+    log_max_lines: int = Field(default=1000, ge=1)
+    traceback_max_chars: int = Field(default=16_384, ge=256)
+
+    @field_validator("handler_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
+        """Read every `TASKBEAT_*` variable; an unknown or malformed one is an error."""
+        values: dict[str, object] = {
+            key[len(ENV_PREFIX) :].lower(): value
+            for key, value in environ.items()
+            if key.startswith(ENV_PREFIX) and value != ""
+        }
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigurationError(problems) from exc

@@ -1,0 +1,107 @@
+"""Statuses, triggers and policies, and the one table of allowed execution transitions."""
+
+from __future__ import annotations
+
+import enum
+
+
+class TaskStatus(enum.StrEnum):
+    """What the API shows for a task."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    RUNNING = "running"
+    COMPLETED = "completed"  # a one-time task (or one past end_at / max_runs) that is done
+    FAILED = "failed"  # the latest slot used up its retries
+    RETRY_SCHEDULED = "retry-scheduled"
+
+
+class TaskState(enum.StrEnum):
+    """The stored run state; pausing is a separate flag, so resuming keeps the state."""
+
+    ACTIVE = "active"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RETRY_SCHEDULED = "retry-scheduled"
+
+
+class ExecutionStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # row written, not yet published (or due later: a retry)
+    QUEUED = "queued"  # published to Redis
+    RUNNING = "running"  # claimed by a worker
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"  # the slot was not run (overlap or misfire policy)
+    LOST = "lost"  # the worker stopped heartbeating
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+    @property
+    def is_failure(self) -> bool:
+        return self in FAILURE_STATUSES
+
+
+class Trigger(enum.StrEnum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RETRY = "retry"
+    CATCH_UP = "catch-up"
+
+
+class OverlapPolicy(enum.StrEnum):
+    SKIP = "skip"  # a slot due while the previous run is active is recorded as skipped
+    ALLOW = "allow"  # runs may overlap
+
+
+class MisfirePolicy(enum.StrEnum):
+    RUN_ONCE = "run_once"  # slots missed beyond the grace period collapse into one run
+    SKIP = "skip"  # a slot missed beyond the grace period is recorded as skipped
+    RUN_ALL = "run_all"  # every missed slot runs, up to a cap
+
+
+class ApiRole(enum.StrEnum):
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+ACTIVE_STATUSES = frozenset(
+    {ExecutionStatus.SCHEDULED, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING}
+)
+FAILURE_STATUSES = frozenset(
+    {ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.LOST}
+)
+FINAL_STATUSES = frozenset(ExecutionStatus) - ACTIVE_STATUSES
+
+# The only moves an execution may make. Every status change is a compare-and-set whose
+# WHERE clause is built from this table, so a stale writer changes nothing.
+_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
+    ExecutionStatus.SCHEDULED: frozenset(
+        {ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.CANCELLED}
+    ),
+    # A worker may claim a row still marked scheduled: the mark after publishing can
+    # lose the race with the worker.
+    ExecutionStatus.QUEUED: frozenset({ExecutionStatus.RUNNING, ExecutionStatus.CANCELLED}),
+    ExecutionStatus.RUNNING: frozenset(
+        {
+            ExecutionStatus.SUCCEEDED,
+            ExecutionStatus.FAILED,
+            ExecutionStatus.TIMED_OUT,
+            ExecutionStatus.LOST,
+            ExecutionStatus.CANCELLED,
+        }
+    ),
+}
+
+
+def allowed_sources(target: ExecutionStatus) -> frozenset[ExecutionStatus]:
+    """The statuses an execution may move to `target` from."""
+    return frozenset(source for source, targets in _TRANSITIONS.items() if target in targets)
+
+
+def can_move(source: ExecutionStatus, target: ExecutionStatus) -> bool:
+    return target in _TRANSITIONS.get(source, frozenset())

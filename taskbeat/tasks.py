@@ -1,0 +1,268 @@
+"""Operations on task definitions: create, update, pause, resume, reset, run now, delete.
+
+Each validates everything before it writes anything, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from taskbeat import store
+from taskbeat.definitions import (
+    NULLABLE_FIELDS,
+    TIMING_FIELDS,
+    RunRequest,
+    TaskChanges,
+    TaskDefinition,
+)
+from taskbeat.errors import Conflict, HandlerNotFound, InvalidInput
+from taskbeat.handler import HandlerRegistry, HandlerSpec
+from taskbeat.models import Execution, Task
+from taskbeat.schedules import (
+    Schedule,
+    first_fire_time,
+    parse_schedule,
+    parse_timezone,
+    wall_clock_to_utc,
+)
+from taskbeat.status import ExecutionStatus, TaskState, Trigger
+
+# Columns an API definition maps onto one to one.
+_PLAIN_FIELDS = (
+    "name", "description", "handler", "schedule", "timezone", "enabled", "max_retries",
+    "retry_delay", "retry_backoff", "retry_backoff_max", "retry_jitter", "timeout", "overlap",
+    "misfire", "misfire_grace", "jitter", "max_runs", "priority", "tags",
+)  # fmt: skip
+
+
+def schedule_of(task: Task) -> Schedule:
+    return parse_schedule(task.schedule, task.timezone, task.anchor)
+
+
+def within_bounds(task: Task, when: datetime | None, runs_so_far: int) -> datetime | None:
+    """`when`, unless the task has run out (end_at passed, max_runs reached, done once)."""
+    if when is None or not task.enabled:
+        return None
+    if task.end_at is not None and when > task.end_at:
+        return None
+    if task.max_runs is not None and runs_so_far >= task.max_runs:
+        return None
+    return when
+
+
+def arm(session: Session, task: Task, now: datetime) -> None:
+    """Set next_run_at from the schedule, counting from now.
+
+    A one-time schedule whose slot was already dispatched stays done: resuming or
+    editing other fields does not run it again; moving it to a new time does.
+    """
+    schedule = schedule_of(task)
+    when = first_fire_time(schedule, now, task.start_at)
+    if (
+        not schedule.recurring
+        and when is not None
+        and task.id is not None
+        and store.slot_dispatched(session, task.id, when)
+    ):
+        when = None
+    task.next_run_at = within_bounds(task, when, task.run_count)
+
+
+def create_task(
+    session: Session,
+    definition: TaskDefinition,
+    registry: HandlerRegistry,
+    *,
+    now: datetime,
+    default_queue: str,
+) -> Task:
+    if store.task_name_exists(session, definition.name):
+        raise Conflict(f"a task named {definition.name!r} already exists")
+    task = Task(created_at=now, updated_at=now, run_count=0, version=1, state=TaskState.ACTIVE)
+    _apply(task, definition, registry, default_queue)
+    arm(session, task, now)
+    session.add(task)
+    session.flush()
+    return task
+
+
+def update_task(
+    session: Session,
+    ref: str,
+    changes: TaskChanges,
+    registry: HandlerRegistry,
+    *,
+    now: datetime,
+    default_queue: str,
+    expected_version: int | None = None,
+) -> Task:
+    task = store.get_task(session, ref, for_update=True)
+    if expected_version is not None and expected_version != task.version:
+        raise Conflict(
+            f"task {task.name!r} is at version {task.version}, not {expected_version}: "
+            "read it again and reapply your change"
+        )
+    given = changes.given()
+    for name, value in given.items():
+        if value is None and name not in NULLABLE_FIELDS:
+            raise InvalidInput(name, "may not be null")
+    if given.get("name", task.name) != task.name and store.task_name_exists(session, given["name"]):
+        raise Conflict(f"a task named {given['name']!r} already exists")
+    merged = TaskDefinition.model_validate({**definition_of(task), **given})
+    _apply(task, merged, registry, default_queue)
+    if TIMING_FIELDS & given.keys():
+        _rearm(session, task, now)
+    task.updated_at = now
+    task.version += 1
+    return task
+
+
+def pause_task(session: Session, ref: str, *, now: datetime) -> Task:
+    task = store.get_task(session, ref, for_update=True)
+    if task.enabled:
+        task.enabled = False
+        task.next_run_at = None
+        task.updated_at = now
+        task.version += 1
+    return task
+
+
+def resume_task(session: Session, ref: str, *, now: datetime) -> Task:
+    task = store.get_task(session, ref, for_update=True)
+    if not task.enabled:
+        task.enabled = True
+        _rearm(session, task, now)
+        task.updated_at = now
+        task.version += 1
+    return task
+
+
+def reset_retries(session: Session, ref: str, *, now: datetime) -> Task:
+    """Forget the failure streak: cancel pending retries, zero the counters.
+
+    A failed one-time task is given a fresh run, now.
+    """
+    task = store.get_task(session, ref, for_update=True)
+    store.cancel_pending(session, task.id, now, retries_only=True)
+    task.retry_count = 0
+    task.consecutive_failures = 0
+    if task.state in (TaskState.FAILED, TaskState.RETRY_SCHEDULED):
+        task.state = TaskState.ACTIVE
+        if not task.recurring and task.enabled:
+            task.next_run_at = now
+    task.updated_at = now
+    return task
+
+
+def delete_task(session: Session, ref: str, *, now: datetime) -> None:
+    """Delete the definition; its history stays, and what had not started is cancelled."""
+    task = store.get_task(session, ref, for_update=True)
+    store.cancel_pending(session, task.id, now)
+    session.delete(task)
+
+
+def create_manual_run(
+    session: Session,
+    ref: str,
+    request: RunRequest,
+    registry: HandlerRegistry,
+    *,
+    now: datetime,
+    lease_until: datetime,
+) -> tuple[Execution, Task]:
+    """An execution to run now, leased so the caller can publish it straight away."""
+    task = store.get_task(session, ref)
+    if request.params is not None:
+        _handler(registry, task.handler).validate_params(request.params)
+    execution = Execution(
+        task_id=task.id,
+        task_name=task.name,
+        trigger=Trigger.MANUAL,
+        scheduled_for=now,
+        attempt=1,
+        due_at=now,
+        status=ExecutionStatus.SCHEDULED,
+        params=request.params,
+        test_mode=request.test_mode,
+        publish_lease_until=lease_until,
+        created_at=now,
+    )
+    session.add(execution)
+    session.flush()
+    return execution, task
+
+
+def upcoming_runs(task: Task, count: int) -> list[datetime]:
+    """The task's next `count` fire times from next_run_at on (none while paused or done)."""
+    schedule = schedule_of(task)
+    times: list[datetime] = []
+    when = task.next_run_at
+    runs = task.run_count
+    while when is not None and len(times) < count:
+        times.append(when)
+        runs += 1
+        when = within_bounds(task, schedule.next_fire_time(when), runs)
+    return times
+
+
+def definition_of(task: Task) -> dict[str, Any]:
+    """The task as a definition (the fields a client sets)."""
+    values = {name: getattr(task, name) for name in _PLAIN_FIELDS}
+    return {
+        **values,
+        "params": task.params,
+        "start_at": task.start_at,
+        "end_at": task.end_at,
+        "queue": task.queue,
+    }
+
+
+def _apply(
+    task: Task, definition: TaskDefinition, registry: HandlerRegistry, default_queue: str
+) -> None:
+    """Validate the definition as a whole and copy it onto the task."""
+    spec = _handler(registry, definition.handler)
+    params = spec.validate_params(definition.params)
+    zone = parse_timezone(definition.timezone)
+    start_at = _as_utc(definition.start_at, zone)
+    end_at = _as_utc(definition.end_at, zone)
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        raise InvalidInput("end_at", "must be later than start_at")
+    anchor = start_at or task.created_at
+    schedule = parse_schedule(definition.schedule, definition.timezone, anchor)
+    for name in _PLAIN_FIELDS:
+        setattr(task, name, getattr(definition, name))
+    task.params = params.model_dump(mode="json") if spec.params_model else dict(params)
+    task.start_at = start_at
+    task.end_at = end_at
+    task.queue = definition.queue or default_queue
+    task.recurring = schedule.recurring
+
+
+def _rearm(session: Session, task: Task, now: datetime) -> None:
+    """Recompute next_run_at after a timing change, and whether the task is done."""
+    arm(session, task, now)
+    if task.next_run_at is not None and task.state is TaskState.COMPLETED:
+        task.state = TaskState.ACTIVE
+    elif task.next_run_at is None and task.enabled and task.state is TaskState.ACTIVE:
+        task.state = TaskState.COMPLETED if task.run_count > 0 else task.state
+
+
+def _as_utc(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """A time from the client; without an offset it is wall-clock time in the task's zone."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return wall_clock_to_utc(value, zone)
+    return value.astimezone(UTC)
+
+
+def _handler(registry: HandlerRegistry, name: str) -> HandlerSpec:
+    try:
+        return registry.get(name)
+    except HandlerNotFound as exc:
+        raise InvalidInput("handler", f"{exc} (GET /api/v1/handlers lists them)") from exc

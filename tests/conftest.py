@@ -1,0 +1,99 @@
+"""Shared fixtures: settings on a temporary SQLite file, a fixed clock, a recording publisher."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from handlers import demo, maintenance
+from taskbeat.db import make_engine, make_session_factory
+from taskbeat.definitions import TaskDefinition
+from taskbeat.handler import HandlerRegistry
+from taskbeat.models import Base, Task
+from taskbeat.publisher import RecordingPublisher
+from taskbeat.settings import Settings
+from taskbeat.tasks import create_task
+from tests import sample_handlers
+
+START = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+
+
+class FixedClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+    def set(self, when: datetime) -> datetime:
+        self.now = when
+        return when
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'taskbeat.db'}",
+        redis_url="redis://127.0.0.1:1/0",  # nothing listens: unit tests never reach Redis
+        namespace="unit",
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def registry() -> HandlerRegistry:
+    return HandlerRegistry.from_modules([demo, maintenance, sample_handlers])
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def make_task(
+    sessions: sessionmaker[Session], registry: HandlerRegistry, clock: FixedClock
+) -> Callable[..., Task]:
+    """Create a task through the core, as the API would: make_task(name=..., schedule=...)."""
+
+    def create(**fields: Any) -> Task:
+        values = {"name": "task", "handler": "echo", "schedule": "every 60 seconds", **fields}
+        with sessions.begin() as session:
+            return create_task(
+                session,
+                TaskDefinition.model_validate(values),
+                registry,
+                now=clock(),
+                default_queue="taskbeat",
+            )
+
+    return create

@@ -1,0 +1,1 @@
+"""The Celery side: one task, `run_execution`, that claims, runs and records an execution."""

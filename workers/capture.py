@@ -1,0 +1,56 @@
+"""What a run leaves behind: its log lines and its result, each capped in size."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+HANDLER_LOGGER = "taskbeat.handler"
+
+
+class LineCapture(logging.Handler):
+    """Keeps formatted log lines, up to a limit, and counts the ones it dropped."""
+
+    def __init__(self, max_lines: int) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self.max_lines = max_lines
+        self.lines: list[str] = []
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.lines) < self.max_lines:
+            self.lines.append(self.format(record))
+        else:
+            self.dropped += 1
+
+    def result_lines(self) -> list[str]:
+        if self.dropped:
+            return [*self.lines, f"... {self.dropped} more lines dropped"]
+        return list(self.lines)
+
+
+def run_logger(handler_name: str, capture: LineCapture) -> logging.Logger:
+    """A logger for one run. It is not registered with `logging`, so one per run leaks
+    nothing; its lines also reach the worker's own log through the parent."""
+    logger = logging.Logger(f"{HANDLER_LOGGER}.{handler_name}", level=logging.DEBUG)
+    logger.parent = logging.getLogger(HANDLER_LOGGER)
+    logger.addHandler(capture)
+    return logger
+
+
+def capped_result(value: Any, max_bytes: int) -> Any:
+    """The value as JSON the database can keep: non-JSON values become strings, and a
+    value over `max_bytes` becomes a truncated preview."""
+    text = json.dumps(value, default=str)
+    if len(text.encode()) <= max_bytes:
+        return json.loads(text)
+    return {"truncated": True, "size": len(text.encode()), "preview": text[: max_bytes // 2]}
+
+
+def capped_text(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    keep = max_chars // 2
+    return f"{text[:keep]}\n... {len(text) - 2 * keep} characters cut ...\n{text[-keep:]}"

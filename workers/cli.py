@@ -1,0 +1,30 @@
+"""`taskbeat worker`: a Celery worker; options after the command go to Celery."""
+
+from __future__ import annotations
+
+import click
+
+from taskbeat.db import make_engine
+from taskbeat.migrate import require_current
+from taskbeat.settings import Settings
+from workers.app import create_worker_app
+
+
+@click.command(
+    "worker",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def command(settings: Settings, celery_args: tuple[str, ...]) -> None:
+    """Run a worker. Celery worker options pass through, e.g. --concurrency 4 -Q reports."""
+    if "--help" not in celery_args:
+        engine = make_engine(settings.database_url)
+        require_current(engine)
+        engine.dispose()
+    app = create_worker_app(settings)
+    argv = ["worker", f"--loglevel={settings.log_level}", *celery_args]
+    if not any(arg in ("-Q", "--queues") or arg.startswith("--queues=") for arg in celery_args):
+        argv += ["--queues", settings.default_queue]
+    app.worker_main(argv=argv)
