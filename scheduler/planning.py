@@ -39,42 +39,49 @@ def plan_task(
 ) -> Plan:
     """Plan a task whose next_run_at has come.
 
-    1. Collect the slots from next_run_at up to now, as the misfire policy says:
-       on time (late by no more than the grace) always runs; beyond the grace,
-       `run_once` runs the first missed slot alone, `skip` records it as skipped,
-       `run_all` runs each missed slot, up to `run_all_cap`.
-    2. The next slot is the first fire time after now (or after the last slot taken).
-    3. end_at and max_runs stop both.
-    4. With overlap `skip`, slots that would start beside an active run are skipped.
+    1. Collect the due slots, as the misfire policy says. A slot late by no more than
+       the grace period is on time. `run_once` runs the first due slot (a catch-up if
+       it is late) and lets the rest collapse into it; `skip` runs it only if it is on
+       time, else records it as skipped; `run_all` runs every due slot, up to
+       `run_all_cap`.
+    2. end_at and max_runs cut the slots short.
+    3. With overlap `skip`, slots that would start beside an active run are skipped.
+    4. The next slot is the first fire time after now (and after the last slot taken),
+       unless end_at or max_runs, counting only the slots that run, have been reached.
     """
     assert task.next_run_at is not None
     first = task.next_run_at
-    late = now - first > timedelta(seconds=task.misfire_grace)
-    if not late or task.misfire is MisfirePolicy.RUN_ONCE:
-        trigger = Trigger.CATCH_UP if late else Trigger.SCHEDULE
-        slots, skipped = [Slot(first, trigger)], []
-    elif task.misfire is MisfirePolicy.SKIP:
+    grace = timedelta(seconds=task.misfire_grace)
+    late = now - first > grace
+    skipped: list[SkippedSlot] = []
+    if task.misfire is MisfirePolicy.RUN_ALL:
+        slots = _due_slots(schedule, first, now, grace, run_all_cap)
+    elif late and task.misfire is MisfirePolicy.SKIP:
         missed_by = (now - first).total_seconds()
-        slots, skipped = [], [SkippedSlot(first, f"missed by {missed_by:.0f}s (misfire: skip)")]
+        slots = []
+        skipped = [SkippedSlot(first, f"missed by {missed_by:.0f}s (misfire: skip)")]
     else:
-        slots, skipped = _missed_slots(schedule, first, now, run_all_cap), []
+        slots = [Slot(first, Trigger.CATCH_UP if late else Trigger.SCHEDULE)]
     slots = _bounded(task, slots)
-    last_taken = max((s.at for s in (*slots, *skipped)), default=first)
+    if has_active and task.overlap is OverlapPolicy.SKIP and slots:
+        reason = "the previous run is still active (overlap: skip)"
+        skipped = [*skipped, *(SkippedSlot(slot.at, reason) for slot in slots)]
+        slots = []
+    last_taken = max([slot.at for slot in slots] + [skip.at for skip in skipped], default=first)
     next_run_at = within_bounds(
         task, schedule.next_fire_time(max(now, last_taken)), task.run_count + len(slots)
     )
-    if has_active and task.overlap is OverlapPolicy.SKIP and slots:
-        reason = "the previous run is still active (overlap: skip)"
-        skipped = [*skipped, *(SkippedSlot(s.at, reason) for s in slots)]
-        slots = []
     return Plan(slots, skipped, next_run_at)
 
 
-def _missed_slots(schedule: Schedule, first: datetime, now: datetime, cap: int) -> list[Slot]:
-    slots = [Slot(first, Trigger.CATCH_UP)]
-    when = schedule.next_fire_time(first)
+def _due_slots(
+    schedule: Schedule, first: datetime, now: datetime, grace: timedelta, cap: int
+) -> list[Slot]:
+    """Every slot from `first` up to now, up to `cap`; each labelled by its own lateness."""
+    slots: list[Slot] = []
+    when: datetime | None = first
     while when is not None and when <= now and len(slots) < cap:
-        slots.append(Slot(when, Trigger.CATCH_UP))
+        slots.append(Slot(when, Trigger.CATCH_UP if now - when > grace else Trigger.SCHEDULE))
         when = schedule.next_fire_time(when)
     return slots
 

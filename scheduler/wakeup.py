@@ -52,7 +52,7 @@ class WakeupListener:
 
     def _listen(self) -> None:
         client = redis.Redis.from_url(self._redis_url)
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
             pubsub.subscribe(self._channel)
             # Whatever changed while we were not subscribed is picked up by one more look.

@@ -24,9 +24,10 @@ def retry_delay(policy: RetryPolicy, attempt: int, rng: random.Random | None = N
     `min(delay * factor**(attempt-1), cap)`, plus up to `jitter` of that at random."""
     exponent = max(attempt - 1, 0)
     try:
-        base = policy.delay * policy.factor**exponent
+        # float(): an int factor would build a huge integer before it overflowed.
+        base = policy.delay * float(policy.factor) ** exponent
     except OverflowError:
-        base = policy.cap
+        base = policy.cap if policy.delay > 0 else 0.0
     base = min(base, policy.cap)
     if policy.jitter > 0:
         base += base * policy.jitter * (rng or random).random()

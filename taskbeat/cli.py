@@ -15,7 +15,7 @@ from taskbeat.db import make_engine, make_session_factory, masked
 from taskbeat.dev import dev
 from taskbeat.errors import ConfigurationError, NotFound
 from taskbeat.logs import configure_logging
-from taskbeat.migrate import current_revision, head_revision, upgrade
+from taskbeat.migrate import current_revision, downgrade, head_revision, upgrade
 from taskbeat.settings import Settings
 from taskbeat.status import ApiRole
 
@@ -62,6 +62,15 @@ def db() -> None:
 def db_upgrade(settings: Settings, revision: str) -> None:
     """Migrate the database to REVISION (default: the latest)."""
     upgrade(settings.database_url, revision)
+    click.echo(f"{masked(settings.database_url)} is at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_obj
+def db_downgrade(settings: Settings, revision: str) -> None:
+    """Migrate the database back to REVISION ('base' removes every table)."""
+    downgrade(settings.database_url, revision)
     click.echo(f"{masked(settings.database_url)} is at {revision}")
 
 

@@ -150,7 +150,8 @@ class Execution(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     due_at: Mapped[datetime]
     status: Mapped[ExecutionStatus] = mapped_column(_enum(ExecutionStatus))
-    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a run-now override
+    # Nullable JSON columns keep Python None as SQL NULL, not the JSON text 'null'.
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # run-now
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set while one scheduler publishes the row; another publishes it only after expiry.
     publish_lease_until: Mapped[datetime | None]
@@ -162,11 +163,11 @@ class Execution(Base):
     heartbeat_at: Mapped[datetime | None]
     worker: Mapped[str | None] = mapped_column(String(255))
     duration: Mapped[float | None] = mapped_column(Float)
-    result: Mapped[Any | None] = mapped_column(JSON)
+    result: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     error_type: Mapped[str | None] = mapped_column(String(255))
     error_message: Mapped[str | None] = mapped_column(Text)
     error_traceback: Mapped[str | None] = mapped_column(Text)
-    logs: Mapped[list[str] | None] = mapped_column(JSON)
+    logs: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class ApiKey(Base):

@@ -44,8 +44,11 @@ _MAX_CRON_STEPS = 100_000
 
 
 class Schedule(Protocol):
-    text: str
-    recurring: bool
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def recurring(self) -> bool: ...
 
     def next_fire_time(self, after: datetime) -> datetime | None:
         """The first fire time strictly after `after` (aware UTC), or None if none is left."""

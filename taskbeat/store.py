@@ -79,7 +79,7 @@ def get_execution(session: Session, execution_id: int) -> Execution:
     return execution
 
 
-SlotKey = tuple[int, datetime, int]  # (task_id, scheduled_for, attempt)
+SlotKey = tuple[int | None, datetime, int]  # (task_id, scheduled_for, attempt)
 
 
 def add_executions(session: Session, rows: Sequence[dict[str, Any]]) -> dict[SlotKey, int]:
@@ -91,10 +91,12 @@ def add_executions(session: Session, rows: Sequence[dict[str, Any]]) -> dict[Slo
     if not rows:
         return {}
     dialect = session.get_bind().dialect.name
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(Execution)
-    statement = statement.on_conflict_do_nothing(
-        index_elements=["task_id", "scheduled_for", "attempt"]
-    ).returning(Execution.id, Execution.task_id, Execution.scheduled_for, Execution.attempt)
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Execution)
+        .on_conflict_do_nothing(index_elements=["task_id", "scheduled_for", "attempt"])
+        .returning(Execution.id, Execution.task_id, Execution.scheduled_for, Execution.attempt)
+    )
     result = session.execute(statement, list(rows))
     return {(task_id, slot, attempt): id_ for id_, task_id, slot, attempt in result}
 

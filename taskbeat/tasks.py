@@ -5,7 +5,7 @@ Each validates everything before it writes anything, inside the caller's transac
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from taskbeat.schedules import (
 )
 from taskbeat.status import ExecutionStatus, TaskState, Trigger
 
+_MAX_SLOT_PROBES = 1000
 # Columns an API definition maps onto one to one.
 _PLAIN_FIELDS = (
     "name", "description", "handler", "schedule", "timezone", "enabled", "max_retries",
@@ -174,26 +175,33 @@ def create_manual_run(
     now: datetime,
     lease_until: datetime,
 ) -> tuple[Execution, Task]:
-    """An execution to run now, leased so the caller can publish it straight away."""
+    """An execution to run now, leased so the caller can publish it straight away.
+
+    Its slot is the request time; two requests in the same microsecond get the next
+    free microsecond, since the unique key allows one execution per slot.
+    """
     task = store.get_task(session, ref)
     if request.params is not None:
         _handler(registry, task.handler).validate_params(request.params)
-    execution = Execution(
-        task_id=task.id,
-        task_name=task.name,
-        trigger=Trigger.MANUAL,
-        scheduled_for=now,
-        attempt=1,
-        due_at=now,
-        status=ExecutionStatus.SCHEDULED,
-        params=request.params,
-        test_mode=request.test_mode,
-        publish_lease_until=lease_until,
-        created_at=now,
-    )
-    session.add(execution)
-    session.flush()
-    return execution, task
+    row = {
+        "task_id": task.id,
+        "task_name": task.name,
+        "trigger": Trigger.MANUAL,
+        "attempt": 1,
+        "due_at": now,
+        "status": ExecutionStatus.SCHEDULED,
+        "params": request.params,
+        "test_mode": request.test_mode,
+        "publish_lease_until": lease_until,
+        "created_at": now,
+    }
+    for step in range(_MAX_SLOT_PROBES):
+        slot = now + timedelta(microseconds=step)
+        added = store.add_executions(session, [{**row, "scheduled_for": slot}])
+        if added:
+            [execution_id] = added.values()
+            return store.get_execution(session, execution_id), task
+    raise Conflict(f"task {task.name!r} is being run too often to record another run now")
 
 
 def upcoming_runs(task: Task, count: int) -> list[datetime]:

@@ -20,6 +20,7 @@ from taskbeat.publisher import RecordingPublisher
 from taskbeat.settings import Settings
 from taskbeat.tasks import create_task
 from tests import sample_handlers
+from tests.services import INTEGRATION_REDIS_DB, postgres_database, redis_database
 
 START = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
@@ -97,3 +98,24 @@ def make_task(
             )
 
     return create
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    with redis_database(INTEGRATION_REDIS_DB) as url:
+        yield url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by their directory, so `-m "not e2e"` and the like work."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for kind in ("integration", "e2e"):
+            if kind in parts:
+                item.add_marker(getattr(pytest.mark, kind))

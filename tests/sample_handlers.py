@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, Field
 
 from taskbeat.handler import HandlerContext, PermanentError, RetryableError, handler
@@ -38,6 +39,11 @@ def chatty(params: dict[str, Any], context: HandlerContext) -> str:
     return "x" * int(params.get("size", 10))
 
 
+@handler("hit-time-limit", description="Behaves as if Celery's soft time limit fired.")
+def hit_time_limit(params: dict[str, Any], context: HandlerContext) -> None:
+    raise SoftTimeLimitExceeded()
+
+
 class CountParams(BaseModel):
     count: int = Field(ge=1, le=10)
 
@@ -51,3 +57,13 @@ def needs_count(params: CountParams, context: HandlerContext) -> dict[str, Any]:
         "scheduled_at": context.scheduled_at.isoformat(),
         "periodicity": context.periodicity,
     }
+
+
+# Runs of "count-runs" in this process, by execution id: shows a duplicate message ran nothing.
+RUNS: dict[int, int] = {}
+
+
+@handler("count-runs", description="Counts its runs in this process.")
+def count_runs(params: dict[str, Any], context: HandlerContext) -> int:
+    RUNS[context.execution_id] = RUNS.get(context.execution_id, 0) + 1
+    return RUNS[context.execution_id]

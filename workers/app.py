@@ -7,6 +7,8 @@ import os
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import worker_process_shutdown, worker_shutdown
+from sqlalchemy import Engine
 
 from handlers import load_registry
 from taskbeat.celery_app import make_celery
@@ -29,28 +31,37 @@ class RuntimeHolder:
         self._settings = settings
         self._registry = registry
         self._celery = celery
-        self._runtime: WorkerRuntime | None = None
-        self._pid: int | None = None
+        self._opened: tuple[int, Engine, CeleryPublisher, WorkerRuntime] | None = None
 
     def get(self) -> WorkerRuntime:
-        if self._runtime is None or self._pid != os.getpid():
+        if self._opened is None or self._opened[0] != os.getpid():
             engine = make_engine(self._settings.database_url)
-            self._runtime = WorkerRuntime(
+            publisher = CeleryPublisher.from_settings(self._settings, self._celery)
+            runtime = WorkerRuntime(
                 settings=self._settings,
                 session_factory=make_session_factory(engine),
                 registry=self._registry,
-                publisher=CeleryPublisher.from_settings(self._settings, self._celery),
+                publisher=publisher,
                 clock=utcnow,
             )
-            self._pid = os.getpid()
-        return self._runtime
+            self._opened = (os.getpid(), engine, publisher, runtime)
+        return self._opened[3]
+
+    def close(self, **_: Any) -> None:
+        """Give back the connections this process opened (on worker shutdown)."""
+        if self._opened is not None and self._opened[0] == os.getpid():
+            self._opened[1].dispose()
+            self._opened[2].close()
+        self._opened = None
 
 
 def create_worker_app(settings: Settings, registry: HandlerRegistry | None = None) -> Celery:
     app = make_celery(settings)
     holder = RuntimeHolder(settings, registry or load_registry(settings), app)
 
-    @app.task(name=RUN_EXECUTION, bind=True, acks_late=True, reject_on_worker_lost=True)
+    @app.task(  # type: ignore[untyped-decorator]
+        name=RUN_EXECUTION, bind=True, acks_late=True, reject_on_worker_lost=True, shared=False
+    )
     def run_execution_task(self: Task, execution_id: Any) -> str | None:
         if not isinstance(execution_id, int):
             log.error("dropped a message whose execution id is %r, not an integer", execution_id)
@@ -59,4 +70,8 @@ def create_worker_app(settings: Settings, registry: HandlerRegistry | None = Non
         status = run_execution(holder.get(), execution_id, worker)
         return status.value if status else None
 
+    # Celery's shutdown signals are process-wide: any worker stopping in this process
+    # closes this app's connections too, which is harmless (they reopen on demand).
+    worker_shutdown.connect(holder.close, weak=False)
+    worker_process_shutdown.connect(holder.close, weak=False)
     return app

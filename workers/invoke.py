@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -50,9 +51,10 @@ def invoke(invocation: Invocation, settings: Settings) -> Outcome:
 
 
 def _call(spec: HandlerSpec, context: HandlerContext) -> Any:
-    if spec.is_async:
-        return asyncio.run(spec.func(context.params, context))
-    return spec.func(context.params, context)
+    value = spec.func(context.params, context)
+    if inspect.iscoroutine(value):
+        return asyncio.run(value)
+    return value
 
 
 def _failure(

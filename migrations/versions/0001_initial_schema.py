@@ -69,9 +69,7 @@ def upgrade() -> None:
         sa.Column("retry_jitter", sa.Float(), nullable=False),
         sa.Column("timeout", sa.Float(), nullable=True),
         sa.Column("overlap", _enum("overlappolicy", "skip", "allow"), nullable=False),
-        sa.Column(
-            "misfire", _enum("misfirepolicy", "run_once", "skip", "run_all"), nullable=False
-        ),
+        sa.Column("misfire", _enum("misfirepolicy", "run_once", "skip", "run_all"), nullable=False),
         sa.Column("misfire_grace", sa.Float(), nullable=False),
         sa.Column("jitter", sa.Float(), nullable=False),
         sa.Column("start_at", _time(), nullable=True),
@@ -87,9 +85,7 @@ def upgrade() -> None:
     op.create_table(
         "executions",
         sa.Column("id", _id(), primary_key=True),
-        sa.Column(
-            "task_id", _id(), sa.ForeignKey("tasks.id", ondelete="SET NULL"), nullable=True
-        ),
+        sa.Column("task_id", _id(), sa.ForeignKey("tasks.id", ondelete="SET NULL"), nullable=True),
         sa.Column("task_name", sa.String(200), nullable=False),
         sa.Column(
             "trigger", _enum("trigger", "schedule", "manual", "retry", "catch-up"), nullable=False
@@ -101,9 +97,16 @@ def upgrade() -> None:
             "status",
             _enum(
                 "executionstatus",
-                "scheduled", "queued", "running", "succeeded", "failed",
-                "timed_out", "skipped", "lost", "cancelled",
-            ),  # fmt: skip
+                "scheduled",
+                "queued",
+                "running",
+                "succeeded",
+                "failed",
+                "timed_out",
+                "skipped",
+                "lost",
+                "cancelled",
+            ),
             nullable=False,
         ),
         sa.Column("params", sa.JSON(), nullable=True),

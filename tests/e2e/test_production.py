@@ -1,0 +1,65 @@
+"""The production shape: the Procfile's api, scheduler and worker on PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e import scenarios
+from tests.e2e.harness import BIN, ROOT, Api, Service, free_port, wait_until
+from tests.services import E2E_REDIS_DB, postgres_database, redis_database, unique_namespace
+
+ADMIN_KEY = "e2e-admin-key-0123456789"
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+@pytest.fixture
+def environment(tmp_path: Path) -> Iterator[dict[str, str]]:
+    with postgres_database(migrated=False) as database_url, redis_database(E2E_REDIS_DB) as url:
+        yield {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TASKBEAT_")},
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "PORT": str(free_port()),
+            "TASKBEAT_DATABASE_URL": database_url,
+            "TASKBEAT_REDIS_URL": url,
+            "TASKBEAT_ADMIN_KEY": ADMIN_KEY,
+            "TASKBEAT_NAMESPACE": unique_namespace(),
+        }
+
+
+def test_procfile_processes_on_postgres_and_redis_run_retry_time_out_and_stop(
+    environment, tmp_path
+):
+    upgrade = Service("migrate", [str(BIN / "taskbeat"), "db", "upgrade"], environment, tmp_path)
+    assert upgrade.wait(timeout=60) == 0, upgrade.log()
+
+    services = [
+        Service(name, ["bash", "-c", f"exec {command}"], environment, tmp_path)
+        for name, command in procfile().items()
+    ]
+    try:
+        base = f"http://127.0.0.1:{environment['PORT']}/api/v1"
+        api = Api(base, ADMIN_KEY)
+        wait_until(lambda: _healthy(api), 60, "the API to report healthy")
+        scenarios.recurring_task_runs_every_second(api)
+        scenarios.failing_task_backs_off_then_fails(api)
+        scenarios.run_now_and_timeouts(api)
+    finally:
+        codes = {service.name: service.stop(signal.SIGTERM) for service in services}
+    assert codes == {"api": 0, "scheduler": 0, "worker": 0}, [s.log()[-3000:] for s in services]
+
+
+def _healthy(api: Api) -> bool:
+    try:
+        return bool(api.get("/health")["status"] == "ok")
+    except (requests.ConnectionError, AssertionError):  # not up yet, or 503 while it connects
+        return False

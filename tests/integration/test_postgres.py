@@ -1,0 +1,152 @@
+"""The schema and the queries that lean on PostgreSQL: the migration, the unique slot
+key under concurrent writers, and row locks that let schedulers share the work."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from scheduler.dispatch import Dispatcher
+from taskbeat import store
+from taskbeat.db import make_engine, make_session_factory
+from taskbeat.definitions import TaskDefinition
+from taskbeat.migrate import downgrade, upgrade
+from taskbeat.models import Base, Execution, Task
+from taskbeat.publisher import RecordingPublisher
+from taskbeat.settings import Settings
+from taskbeat.status import ExecutionStatus, Trigger
+from taskbeat.tasks import create_task
+from tests.conftest import FixedClock
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sessions(postgres_url):
+    engine = make_engine(postgres_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def add_tasks(sessions, registry, count: int, schedule: str = "every 10 seconds") -> None:
+    with sessions.begin() as session:
+        for number in range(count):
+            definition = TaskDefinition(name=f"t{number}", handler="echo", schedule=schedule)
+            create_task(session, definition, registry, now=NOW, default_queue="q")
+
+
+def slot_row(task_id: int, slot: datetime) -> dict[str, object]:
+    return {
+        "task_id": task_id,
+        "task_name": "t",
+        "trigger": Trigger.SCHEDULE,
+        "scheduled_for": slot,
+        "attempt": 1,
+        "due_at": slot,
+        "status": ExecutionStatus.SCHEDULED,
+        "test_mode": False,
+        "created_at": slot,
+    }
+
+
+def test_the_migration_builds_the_models_schema_on_postgresql(postgres_url):
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        downgrade(postgres_url, "base")
+        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+        upgrade(postgres_url)
+        assert {"tasks", "executions", "api_keys"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_the_unique_key_refuses_a_second_row_for_a_slot(sessions, registry):
+    add_tasks(sessions, registry, 1)
+    with sessions.begin() as session:
+        task_id = session.scalar(select(Task.id))
+        session.add(Execution(**slot_row(task_id, NOW)))
+    with pytest.raises(IntegrityError), sessions.begin() as session:
+        session.add(Execution(**slot_row(task_id, NOW)))
+
+
+def test_concurrent_inserts_of_one_slot_leave_exactly_one_row(sessions, registry):
+    add_tasks(sessions, registry, 1)
+    with sessions() as session:
+        task_id = session.scalar(select(Task.id))
+    barrier = threading.Barrier(8)
+    inserted: list[int] = []
+
+    def insert() -> None:
+        barrier.wait()
+        with sessions.begin() as session:
+            inserted.extend(store.add_executions(session, [slot_row(task_id, NOW)]).values())
+
+    threads = [threading.Thread(target=insert) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(inserted) == 1
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Execution)) == 1
+
+
+def test_concurrent_schedulers_dispatch_every_slot_exactly_once(sessions, registry):
+    add_tasks(sessions, registry, 400)
+    settings = Settings(scheduler_batch_size=50)
+    clock = FixedClock(NOW + timedelta(seconds=10))
+    publishers = [RecordingPublisher() for _ in range(4)]
+    dispatchers = [Dispatcher(settings, sessions, p, clock) for p in publishers]
+    barrier = threading.Barrier(len(dispatchers))
+    errors: list[BaseException] = []
+
+    def run(dispatcher: Dispatcher) -> None:
+        barrier.wait()
+        try:
+            while dispatcher.tick().more:
+                pass
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in dispatchers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    published = [i for p in publishers for i in p.execution_ids]
+    assert len(published) == 400
+    assert len(set(published)) == 400
+    assert sum(1 for p in publishers if p.messages) > 1, "the work was not shared"
+    with sessions() as session:
+        per_task = session.execute(
+            select(Execution.task_id, func.count()).group_by(Execution.task_id)
+        ).all()
+    assert len(per_task) == 400
+    assert {count for _, count in per_task} == {1}
+
+
+def test_a_task_locked_by_one_scheduler_is_skipped_by_another(sessions, registry):
+    add_tasks(sessions, registry, 2)
+    clock = FixedClock(NOW + timedelta(seconds=10))
+    publisher = RecordingPublisher()
+    dispatcher = Dispatcher(Settings(), sessions, publisher, clock)
+    with sessions.begin() as holder:
+        locked = holder.scalars(select(Task).where(Task.name == "t0").with_for_update()).one()
+        dispatcher.tick()
+        with sessions() as session:
+            dispatched = session.scalars(select(Execution.task_name)).all()
+        assert dispatched == ["t1"]
+        assert locked.name == "t0"
+    dispatcher.tick()
+    with sessions() as session:
+        assert sorted(session.scalars(select(Execution.task_name)).all()) == ["t0", "t1"]

@@ -1,0 +1,275 @@
+"""The scheduler's wake-up, with a fixed clock, SQLite and a recording publisher."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.dispatch import Dispatcher
+from taskbeat import store, tasks
+from taskbeat.definitions import RunRequest
+from taskbeat.models import Execution, Task
+from taskbeat.publisher import RecordingPublisher
+from taskbeat.settings import Settings
+from taskbeat.status import ExecutionStatus, TaskState, Trigger
+from tests.conftest import FixedClock
+
+
+@pytest.fixture
+def dispatcher(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    publisher: RecordingPublisher,
+    clock: FixedClock,
+) -> Dispatcher:
+    return Dispatcher(settings, sessions, publisher, clock)
+
+
+def executions(sessions: sessionmaker[Session]) -> list[Execution]:
+    with sessions() as session:
+        return list(session.scalars(select(Execution).order_by(Execution.id)))
+
+
+def execution_row(task: Task, slot: datetime, now: datetime, **values: Any) -> dict[str, Any]:
+    """An execution row as the scheduler writes it."""
+    return {
+        "task_id": task.id,
+        "task_name": task.name,
+        "trigger": Trigger.SCHEDULE,
+        "scheduled_for": slot,
+        "attempt": 1,
+        "due_at": slot,
+        "status": ExecutionStatus.SCHEDULED,
+        "test_mode": False,
+        "publish_lease_until": None,
+        "created_at": now,
+        **values,
+    }
+
+
+def add_retry(sessions: sessionmaker[Session], task: Task, due_at: datetime, now: datetime) -> None:
+    row = execution_row(task, now, now, trigger=Trigger.RETRY, attempt=2, due_at=due_at)
+    with sessions.begin() as session:
+        store.add_executions(session, [row])
+
+
+def reload(sessions: sessionmaker[Session], task: Task) -> Task:
+    with sessions() as session:
+        return store.get_task(session, task.id)
+
+
+def test_a_task_not_yet_due_is_left_alone(dispatcher, make_task, publisher, sessions):
+    make_task(schedule="every 60 seconds")
+    result = dispatcher.tick()
+    assert result.published == 0
+    assert publisher.messages == []
+    assert executions(sessions) == []
+
+
+def test_a_due_slot_becomes_one_queued_execution_and_the_task_moves_on(
+    dispatcher, make_task, publisher, sessions, clock
+):
+    task = make_task(schedule="every 60 seconds", queue="reports", priority=3, timeout=30)
+    slot = task.next_run_at
+    clock.set(slot)
+    result = dispatcher.tick()
+
+    [execution] = executions(sessions)
+    assert result.published == 1
+    assert execution.scheduled_for == slot
+    assert execution.status is ExecutionStatus.QUEUED
+    assert execution.trigger is Trigger.SCHEDULE
+    assert execution.enqueued_at == clock()
+    assert execution.publish_lease_until is None
+    [message] = publisher.messages
+    assert (message.execution_id, message.queue, message.priority, message.timeout) == (
+        execution.id,
+        "reports",
+        3,
+        30,
+    )
+    task = reload(sessions, task)
+    assert task.next_run_at == slot + timedelta(seconds=60)
+    assert task.run_count == 1
+    assert result.next_due == task.next_run_at
+
+
+def test_ticking_again_at_the_same_instant_dispatches_nothing_twice(
+    dispatcher, make_task, publisher, sessions, clock
+):
+    task = make_task()
+    clock.set(task.next_run_at)
+    dispatcher.tick()
+    dispatcher.tick()
+    assert len(executions(sessions)) == 1
+    assert len(publisher.messages) == 1
+
+
+def test_when_redis_refuses_the_row_stays_scheduled_and_the_next_tick_publishes_it(
+    settings, sessions, clock, make_task
+):
+    refusing = RecordingPublisher(fail_after=0)
+    task = make_task()
+    clock.set(task.next_run_at)
+    Dispatcher(settings, sessions, refusing, clock).tick()
+    [execution] = executions(sessions)
+    assert execution.status is ExecutionStatus.SCHEDULED
+    assert execution.publish_lease_until is None  # released at once, not after the lease
+
+    working = RecordingPublisher()
+    clock.advance(0.5)
+    Dispatcher(settings, sessions, working, clock).tick()
+    assert working.execution_ids == [execution.id]
+    assert executions(sessions)[0].status is ExecutionStatus.QUEUED
+
+
+def test_rows_committed_by_a_scheduler_that_died_before_publishing_go_out_after_the_lease(
+    dispatcher, make_task, publisher, sessions, clock, settings
+):
+    task = make_task()
+    clock.set(task.next_run_at)
+    with sessions.begin() as session:  # what a scheduler that crashed after commit leaves
+        [slot_task] = store.due_tasks(session, clock(), 10)
+        lease = clock() + timedelta(seconds=settings.publish_lease)
+        row = execution_row(slot_task, slot_task.next_run_at, clock(), publish_lease_until=lease)
+        store.add_executions(session, [row])
+        slot_task.next_run_at += timedelta(seconds=60)
+
+    dispatcher.tick()
+    assert publisher.messages == []  # another scheduler may still be publishing it
+    clock.advance(settings.publish_lease + 1)
+    dispatcher.tick()
+    assert publisher.execution_ids == [executions(sessions)[0].id]
+
+
+def test_a_retry_is_published_when_it_falls_due_not_before(
+    dispatcher, make_task, publisher, sessions, clock
+):
+    task = make_task(schedule="@daily")
+    add_retry(sessions, task, clock() + timedelta(seconds=30), clock())
+    assert dispatcher.tick().published == 0
+    assert dispatcher.next_due() == clock() + timedelta(seconds=30)
+    clock.advance(30)
+    assert dispatcher.tick().published == 1
+
+
+def test_a_paused_tasks_retry_waits_but_a_manual_run_does_not(
+    dispatcher, make_task, publisher, sessions, clock, registry
+):
+    task = make_task(schedule="@daily")
+    add_retry(sessions, task, clock(), clock())
+    with sessions.begin() as session:
+        tasks.pause_task(session, task.name, now=clock())
+        manual, _ = tasks.create_manual_run(
+            session, task.name, RunRequest(), registry, now=clock(), lease_until=clock()
+        )
+    clock.advance(1)
+    dispatcher.tick()
+    assert publisher.execution_ids == [manual.id]
+
+
+def test_overlap_skip_records_a_skipped_slot_while_a_run_is_active(
+    dispatcher, make_task, publisher, sessions, clock
+):
+    task = make_task(schedule="every 10 seconds")
+    clock.set(task.next_run_at)
+    dispatcher.tick()  # slot 1 is queued and never finishes
+    clock.advance(10)
+    dispatcher.tick()
+    first, second = executions(sessions)
+    assert first.status is ExecutionStatus.QUEUED
+    assert second.status is ExecutionStatus.SKIPPED
+    assert "overlap" in (second.error_message or "")
+    assert len(publisher.messages) == 1
+
+
+def test_overlap_allow_dispatches_beside_an_active_run(dispatcher, make_task, sessions, clock):
+    task = make_task(schedule="every 10 seconds", overlap="allow")
+    clock.set(task.next_run_at)
+    dispatcher.tick()
+    clock.advance(10)
+    dispatcher.tick()
+    assert [e.status for e in executions(sessions)] == [ExecutionStatus.QUEUED] * 2
+
+
+def test_after_downtime_run_once_catches_up_with_a_single_run(
+    dispatcher, make_task, publisher, sessions, clock
+):
+    task = make_task(schedule="every 60 seconds")
+    clock.set(task.next_run_at + timedelta(hours=3))
+    dispatcher.tick()
+    [execution] = executions(sessions)
+    assert execution.trigger is Trigger.CATCH_UP
+    assert execution.scheduled_for == task.next_run_at
+    assert reload(sessions, task).next_run_at > clock()
+
+
+def test_a_one_time_task_is_dispatched_once_and_has_no_next_run(
+    dispatcher, make_task, publisher, sessions, clock
+):
+    task = make_task(schedule="now")
+    assert task.next_run_at == clock()
+    dispatcher.tick()
+    clock.advance(3600)
+    dispatcher.tick()
+    assert len(executions(sessions)) == 1
+    assert reload(sessions, task).next_run_at is None
+
+
+def test_a_full_batch_asks_for_another_tick_at_once(
+    settings, sessions, publisher, clock, make_task
+):
+    for number in range(3):
+        make_task(name=f"t{number}", schedule="now")
+    small = settings.model_copy(update={"scheduler_batch_size": 2})
+    dispatcher = Dispatcher(small, sessions, publisher, clock)
+    first = dispatcher.tick()
+    second = dispatcher.tick()
+    assert (first.more, first.published) == (True, 2)
+    assert (second.more, second.published) == (False, 1)
+
+
+def test_jitter_delays_a_slot_by_the_same_amount_whoever_computes_it(
+    dispatcher, make_task, publisher, sessions, clock
+):
+    task = make_task(schedule="every 60 seconds", jitter=30)
+    clock.set(task.next_run_at)
+    dispatcher.tick()
+    [execution] = executions(sessions)
+    delay = (execution.due_at - execution.scheduled_for).total_seconds()
+    assert 0 <= delay < 30
+    if delay > 0:
+        assert publisher.messages == []
+        clock.set(execution.due_at)
+        dispatcher.tick()
+    assert publisher.execution_ids == [execution.id]
+
+
+def test_a_schedule_that_no_longer_parses_stops_its_task_instead_of_looping(
+    dispatcher, make_task, sessions, clock
+):
+    task = make_task()
+    with sessions.begin() as session:
+        stored = session.get(Task, task.id)
+        stored.timezone = "Mars/Olympus_Mons"
+    clock.set(task.next_run_at)
+    dispatcher.tick()
+    task = reload(sessions, task)
+    assert task.next_run_at is None
+    assert task.state is TaskState.FAILED
+
+
+def test_the_unique_key_keeps_a_slot_from_being_inserted_twice(make_task, sessions, clock):
+    task = make_task()
+    row = execution_row(task, task.next_run_at, clock())
+    with sessions.begin() as session:
+        first = store.add_executions(session, [row])
+    with sessions.begin() as session:
+        second = store.add_executions(session, [row])
+    assert len(first) == 1
+    assert second == {}
+    assert len(executions(sessions)) == 1

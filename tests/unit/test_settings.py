@@ -1,0 +1,47 @@
+"""Settings come from TASKBEAT_* variables, once, and bad ones are refused by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskbeat.db import masked, normalize_url
+from taskbeat.errors import ConfigurationError
+from taskbeat.settings import Settings
+
+
+def test_settings_are_read_from_taskbeat_variables_only():
+    settings = Settings.from_env(
+        {
+            "TASKBEAT_DATABASE_URL": "postgresql://u:p@db/x",
+            "TASKBEAT_HANDLER_MODULES": "a.b, c ,",
+            "TASKBEAT_SCHEDULER_MAX_SLEEP": "2.5",
+            "PATH": "/bin",
+        }
+    )
+    assert settings.database_url == "postgresql://u:p@db/x"
+    assert settings.handler_modules == ("a.b", "c")
+    assert settings.scheduler_max_sleep == 2.5
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TASKBEAT_NO_SUCH_SETTING", "1"),
+        ("TASKBEAT_SCHEDULER_MAX_SLEEP", "-1"),
+        ("TASKBEAT_ADMIN_KEY", "short"),
+        ("TASKBEAT_SCHEDULER_BATCH_SIZE", "many"),
+    ],
+)
+def test_a_bad_variable_is_an_error_that_names_it(variable, value):
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_settings_are_frozen():
+    with pytest.raises(ValueError):
+        Settings().database_url = "sqlite://"  # type: ignore[misc]
+
+
+def test_postgres_urls_use_psycopg_3_and_passwords_are_masked():
+    assert normalize_url("postgres://u:secret@h/db").drivername == "postgresql+psycopg"
+    assert "secret" not in masked("postgresql://u:secret@h/db")

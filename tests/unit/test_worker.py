@@ -1,0 +1,305 @@
+"""The body of the Celery task, called as a plain function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.sweeper import sweep_lost
+from taskbeat import store, tasks
+from taskbeat.definitions import RunRequest
+from taskbeat.lifecycle import Outcome, claim, record_outcome
+from taskbeat.models import Execution, Task
+from taskbeat.status import ExecutionStatus, TaskState, TaskStatus, Trigger
+from workers.execution import WorkerRuntime, run_execution
+
+WORKER = "test@host:1"
+
+
+@pytest.fixture
+def runtime(settings, sessions, registry, publisher, clock) -> WorkerRuntime:
+    return WorkerRuntime(settings, sessions, registry, publisher, clock)
+
+
+@pytest.fixture
+def run_now(sessions, registry, clock) -> Callable[..., Execution]:
+    """A manual run of a task, as the API makes it: run_now(task, params=..., test_mode=...)."""
+
+    def create(task: Task, **request: object) -> Execution:
+        with sessions.begin() as session:
+            execution, _ = tasks.create_manual_run(
+                session,
+                task.name,
+                RunRequest.model_validate(request),
+                registry,
+                now=clock(),
+                lease_until=clock(),
+            )
+        return execution
+
+    return create
+
+
+def history(sessions: sessionmaker[Session], task: Task) -> list[Execution]:
+    with sessions() as session:
+        query = select(Execution).where(Execution.task_id == task.id).order_by(Execution.id)
+        return list(session.scalars(query))
+
+
+def reload(sessions: sessionmaker[Session], task: Task) -> Task:
+    with sessions() as session:
+        return store.get_task(session, task.id)
+
+
+def test_a_successful_run_records_result_logs_duration_and_worker(
+    runtime, make_task, run_now, sessions, clock
+):
+    task = make_task(handler="echo", params={"greeting": "hi"})
+    execution = run_now(task)
+    status = run_execution(runtime, execution.id, WORKER)
+
+    [done] = history(sessions, task)
+    assert status is ExecutionStatus.SUCCEEDED
+    assert done.status is ExecutionStatus.SUCCEEDED
+    assert done.result["params"] == {"greeting": "hi"}
+    assert done.worker == WORKER
+    assert done.started_at == clock() and done.finished_at == clock()
+    assert done.duration == 0.0
+    assert any("echo for task attempt 1" in line for line in done.logs)
+    task = reload(sessions, task)
+    assert task.status is TaskStatus.ACTIVE
+    assert task.last_run_at == clock()
+
+
+def test_a_second_message_for_the_same_execution_runs_nothing(
+    runtime, make_task, run_now, sessions
+):
+    task = make_task(handler="fail-n-times", params={"failures": 1}, max_retries=3)
+    execution = run_now(task)
+    assert run_execution(runtime, execution.id, WORKER) is ExecutionStatus.FAILED
+    assert run_execution(runtime, execution.id, "other@host:2") is None
+    rows = history(sessions, task)
+    assert [(r.attempt, r.status) for r in rows] == [
+        (1, ExecutionStatus.FAILED),
+        (2, ExecutionStatus.SCHEDULED),
+    ]
+    assert rows[0].worker == WORKER
+
+
+def test_a_failure_with_retries_left_adds_the_next_attempt_after_the_backoff(
+    runtime, make_task, run_now, sessions, clock, publisher
+):
+    task = make_task(handler="fail-n-times", params={"failures": 5}, max_retries=3, retry_delay=10)
+    first = run_now(task)
+    run_execution(runtime, first.id, WORKER)
+    failed, retry = history(sessions, task)
+
+    assert failed.status is ExecutionStatus.FAILED
+    assert failed.error_type == "RetryableError"
+    assert "planned failure (attempt 1)" in failed.error_message
+    assert "Traceback" in failed.error_traceback
+    assert retry.trigger is Trigger.RETRY
+    assert retry.attempt == 2
+    assert retry.scheduled_for == failed.scheduled_for  # a retry keeps its slot
+    assert retry.due_at == clock() + timedelta(seconds=10)
+    assert retry.status is ExecutionStatus.SCHEDULED
+    assert publisher.wakeups == 1
+    task = reload(sessions, task)
+    assert task.status is TaskStatus.RETRY_SCHEDULED
+    assert task.retry_count == 1
+
+
+def test_backoff_doubles_until_retries_run_out_then_the_task_is_failed(
+    runtime, make_task, run_now, sessions, clock
+):
+    task = make_task(handler="fail-n-times", params={"failures": 9}, max_retries=3, retry_delay=5)
+    next_id = run_now(task).id
+    delays = []
+    for _ in range(4):
+        run_execution(runtime, next_id, WORKER)
+        pending = [e for e in history(sessions, task) if e.status is ExecutionStatus.SCHEDULED]
+        if not pending:
+            break
+        delays.append((pending[0].due_at - clock()).total_seconds())
+        clock.set(pending[0].due_at)
+        next_id = pending[0].id
+
+    assert delays == [5, 10, 20]
+    rows = history(sessions, task)
+    assert [(r.attempt, r.status) for r in rows] == [
+        (n, ExecutionStatus.FAILED) for n in (1, 2, 3, 4)
+    ]
+    task = reload(sessions, task)
+    assert task.status is TaskStatus.FAILED
+    assert task.consecutive_failures == 1
+
+
+def test_a_one_time_task_that_succeeds_is_completed(runtime, make_task, sessions, clock):
+    task = make_task(handler="echo", schedule="now")
+    with sessions.begin() as session:  # what the scheduler does when the slot comes
+        stored = session.get(Task, task.id)
+        stored.next_run_at = None
+        execution = Execution(
+            task_id=task.id,
+            task_name=task.name,
+            trigger=Trigger.SCHEDULE,
+            scheduled_for=clock(),
+            attempt=1,
+            due_at=clock(),
+            status=ExecutionStatus.QUEUED,
+            created_at=clock(),
+        )
+        session.add(execution)
+    run_execution(runtime, execution.id, WORKER)
+    assert reload(sessions, task).status is TaskStatus.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("handler_name", "error_type", "retried"),
+    [
+        ("report-failure", "HandlerReportedFailure", True),
+        ("fail-permanently", "PermanentError", False),
+    ],
+)
+def test_success_false_is_a_failure_and_a_permanent_error_is_not_retried(
+    runtime, make_task, run_now, sessions, handler_name, error_type, retried
+):
+    task = make_task(handler=handler_name, max_retries=2)
+    run_execution(runtime, run_now(task).id, WORKER)
+    rows = history(sessions, task)
+    assert rows[0].status is ExecutionStatus.FAILED
+    assert rows[0].error_type == error_type
+    assert (len(rows) == 2) is retried
+
+
+def test_a_handler_can_set_its_own_retry_delay(runtime, make_task, run_now, sessions, clock):
+    task = make_task(handler="retry-later", max_retries=1, retry_delay=1000)
+    run_execution(runtime, run_now(task).id, WORKER)
+    _, retry = history(sessions, task)
+    assert retry.due_at == clock() + timedelta(seconds=7)
+
+
+def test_an_async_handler_is_awaited(runtime, make_task, run_now, sessions):
+    task = make_task(handler="async-echo", params={"n": 1})
+    run_execution(runtime, run_now(task).id, WORKER)
+    [done] = history(sessions, task)
+    assert done.result == {"async": True, "params": {"n": 1}}
+
+
+def test_a_soft_time_limit_is_recorded_as_timed_out_and_retried(
+    runtime, make_task, run_now, sessions
+):
+    task = make_task(handler="hit-time-limit", max_retries=1)
+    run_execution(runtime, run_now(task).id, WORKER)
+    timed_out, retry = history(sessions, task)
+    assert timed_out.status is ExecutionStatus.TIMED_OUT
+    assert retry.attempt == 2
+
+
+def test_a_handler_no_longer_registered_fails_without_retry(runtime, make_task, run_now, sessions):
+    task = make_task(handler="echo", max_retries=3)
+    execution = run_now(task)
+    with sessions.begin() as session:
+        session.get(Task, task.id).handler = "gone"
+    run_execution(runtime, execution.id, WORKER)
+    [failed] = history(sessions, task)
+    assert failed.error_type == "HandlerNotFound"
+
+
+def test_params_overridden_by_run_now_are_validated_and_used(runtime, make_task, run_now, sessions):
+    task = make_task(handler="needs-count", params={"count": 1})
+    run_execution(runtime, run_now(task, params={"count": 4}).id, WORKER)
+    [done] = history(sessions, task)
+    assert done.result["count"] == 4
+
+
+def test_the_context_carries_slot_periodicity_count_and_last_execution(
+    runtime, make_task, run_now, sessions
+):
+    task = make_task(handler="needs-count", params={"count": 2}, schedule="*/5 * * * *")
+    run_execution(runtime, run_now(task).id, WORKER)
+    second = run_now(task)
+    run_execution(runtime, second.id, WORKER)
+    first_done, second_done = history(sessions, task)
+    assert first_done.result["last_execution"] is None
+    assert second_done.result["last_execution"]["id"] == first_done.id
+    assert second_done.result["last_execution"]["status"] == "succeeded"
+    assert second_done.result["periodicity"] == "*/5 * * * *"
+    assert second_done.result["scheduled_at"] == second.scheduled_for.isoformat()
+
+
+def test_a_test_mode_run_leaves_the_task_untouched(runtime, make_task, run_now, sessions):
+    task = make_task(handler="fail-n-times", params={"failures": 1}, max_retries=2)
+    run_execution(runtime, run_now(task, test_mode=True).id, WORKER)
+    [failed] = history(sessions, task)
+    assert failed.test_mode is True
+    stored = reload(sessions, task)
+    assert (stored.status, stored.consecutive_failures, stored.last_run_at) == (
+        TaskStatus.ACTIVE,
+        0,
+        None,
+    )
+
+
+def test_big_results_and_long_logs_are_capped(
+    settings, sessions, registry, publisher, clock, make_task, run_now
+):
+    small = settings.model_copy(update={"result_max_bytes": 1024, "log_max_lines": 5})
+    runtime = WorkerRuntime(small, sessions, registry, publisher, clock)
+    task = make_task(handler="chatty", params={"lines": 50, "size": 100_000})
+    run_execution(runtime, run_now(task).id, WORKER)
+    [done] = history(sessions, task)
+    assert done.result["truncated"] is True
+    assert done.result["size"] > 100_000
+    assert len(done.logs) == 6
+    assert done.logs[-1] == "... 45 more lines dropped"
+
+
+def test_a_worker_that_stops_heartbeating_is_declared_lost_and_its_run_retried(
+    settings, sessions, clock, make_task, run_now
+):
+    task = make_task(handler="echo", max_retries=1, retry_delay=3)
+    execution = run_now(task)
+    with sessions.begin() as session:
+        claim(session, execution.id, WORKER, clock())
+    clock.advance(settings.lost_after - 1)
+    assert sweep_lost(settings, sessions, clock) == 0
+    clock.advance(2)
+    assert sweep_lost(settings, sessions, clock) == 1
+    lost, retry = history(sessions, task)
+    assert lost.status is ExecutionStatus.LOST
+    assert lost.error_type == "WorkerLost"
+    assert retry.due_at == clock() + timedelta(seconds=3)
+    assert reload(sessions, task).state is TaskState.RETRY_SCHEDULED
+
+
+def test_an_outcome_arriving_after_the_run_was_declared_lost_is_dropped(
+    runtime, settings, sessions, clock, make_task, run_now
+):
+    task = make_task(handler="echo")
+    execution = run_now(task)
+    with sessions.begin() as session:
+        claim(session, execution.id, WORKER, clock())
+    clock.advance(settings.lost_after + 1)
+    sweep_lost(settings, sessions, clock)
+    with sessions.begin() as session:
+        late = store.get_execution(session, execution.id)
+        assert record_outcome(session, late, Outcome(ExecutionStatus.SUCCEEDED), clock()) is None
+    assert history(sessions, task)[0].status is ExecutionStatus.LOST
+
+
+def test_a_run_of_a_deleted_task_fails_cleanly(runtime, make_task, run_now, sessions, clock):
+    task = make_task(handler="echo")
+    execution = run_now(task)
+    with sessions.begin() as session:
+        session.execute(
+            Execution.__table__.update()
+            .where(Execution.id == execution.id)
+            .values(status=ExecutionStatus.QUEUED)
+        )
+        tasks.delete_task(session, task.name, now=clock())
+    assert run_execution(runtime, execution.id, WORKER) is None  # cancelled on delete
