@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from taskbeat.models import MAX_INT
 from taskbeat.status import MisfirePolicy, OverlapPolicy
 
 TaskName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,199}$")]
@@ -36,7 +37,7 @@ class TaskSettings(BaseModel):
     jitter: float = Field(default=0.0, ge=0, le=3600)
     start_at: datetime | None = None
     end_at: datetime | None = None
-    max_runs: int | None = Field(default=None, ge=1)
+    max_runs: int | None = Field(default=None, ge=1, le=MAX_INT)
     queue: QueueName | None = None
     priority: int = Field(default=0, ge=0, le=9)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
@@ -74,7 +75,7 @@ class TaskChanges(BaseModel):
     jitter: float | None = Field(default=None, ge=0, le=3600)
     start_at: datetime | None = None
     end_at: datetime | None = None
-    max_runs: int | None = Field(default=None, ge=1)
+    max_runs: int | None = Field(default=None, ge=1, le=MAX_INT)
     queue: QueueName | None = None
     priority: int | None = Field(default=None, ge=0, le=9)
     tags: list[Tag] | None = Field(default=None, max_length=50)

@@ -34,6 +34,11 @@ from taskbeat.status import (
     Trigger,
 )
 
+# The largest values the columns hold on every database: a bigger number in a request is
+# refused (or not found) instead of reaching the driver.
+MAX_ID = 2**63 - 1
+MAX_INT = 2**31 - 1
+
 # BIGINT on PostgreSQL; SQLite only autoincrements a column declared INTEGER.
 Identifier = BigInteger().with_variant(Integer(), "sqlite")
 

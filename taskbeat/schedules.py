@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -132,7 +133,10 @@ class IntervalSchedule:
         if after < self.anchor:
             return self.anchor
         periods = math.floor((after - self.anchor) / self.period) + 1
-        return self.anchor + periods * self.period
+        try:
+            return self.anchor + periods * self.period
+        except OverflowError:
+            return None  # past the year 9999
 
 
 def _interval(text: str, count: int, unit: str, anchor: datetime) -> IntervalSchedule:
@@ -177,19 +181,23 @@ class CronSchedule:
         return schedule
 
     def next_fire_time(self, after: datetime) -> datetime | None:
-        local = after.astimezone(self.zone).replace(tzinfo=None)
         with self._lock:
-            self._iterator.set_current(local, force=True)
-            for _ in range(_MAX_CRON_STEPS):
-                try:
-                    candidate = self._iterator.get_next(datetime)
-                except CroniterBadDateError:
-                    return None
-                fire = wall_clock_to_utc(candidate, self.zone)
-                # A candidate can map to or before `after` inside a DST fold; walk on.
+            for fire in self._fire_times(after):
+                # A wall-clock time can map to or before `after` inside a DST fold; walk on.
                 if fire > after:
                     return fire
-        raise InvalidSchedule(f"{self.text!r}: no fire time found near {after.isoformat()}")
+        return None
+
+    def _fire_times(self, after: datetime) -> Iterator[datetime]:
+        """Fire times from `after` on, in UTC, until croniter finds none or the calendar
+        ends (the year 9999)."""
+        try:
+            local = after.astimezone(self.zone).replace(tzinfo=None)
+            self._iterator.set_current(local, force=True)
+            for _ in range(_MAX_CRON_STEPS):
+                yield wall_clock_to_utc(self._iterator.get_next(datetime), self.zone)
+        except (CroniterBadDateError, OverflowError, ValueError):
+            return
 
 
 def wall_clock_to_utc(local: datetime, zone: ZoneInfo) -> datetime:
@@ -222,6 +230,9 @@ def parse_timestamp(text: str, zone: ZoneInfo) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InvalidSchedule(f"{text!r} is not an ISO-8601 timestamp") from exc
-    if parsed.tzinfo is None:
-        return wall_clock_to_utc(parsed, zone)
-    return parsed.astimezone(UTC)
+    try:
+        if parsed.tzinfo is None:
+            return wall_clock_to_utc(parsed, zone)
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidSchedule(f"{text!r} is out of the calendar's range") from exc

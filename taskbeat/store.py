@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from taskbeat.errors import NotFound
-from taskbeat.models import Execution, Task
+from taskbeat.models import MAX_ID, Execution, Task
 from taskbeat.status import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -34,6 +34,8 @@ def get_task(session: Session, ref: str | int, *, for_update: bool = False) -> T
     """A task by id (all digits) or by name; NotFound otherwise."""
     query = select(Task)
     if isinstance(ref, int) or ref.isdigit():
+        if int(ref) > MAX_ID:
+            raise NotFound(f"no task {ref!r}")
         query = query.where(Task.id == int(ref))
     else:
         query = query.where(Task.name == ref)
@@ -73,7 +75,7 @@ def earliest_next_run(session: Session) -> datetime | None:
 
 
 def get_execution(session: Session, execution_id: int) -> Execution:
-    execution = session.get(Execution, execution_id)
+    execution = session.get(Execution, execution_id) if execution_id <= MAX_ID else None
     if execution is None:
         raise NotFound(f"no execution {execution_id}")
     return execution

@@ -86,6 +86,8 @@ def create_task(
     task = Task(created_at=now, updated_at=now, run_count=0, version=1, state=TaskState.ACTIVE)
     _apply(task, definition, registry, default_queue)
     arm(session, task, now)
+    if task.enabled and task.next_run_at is None:
+        raise InvalidInput(*_why_never(task))
     session.add(task)
     session.flush()
     return task
@@ -236,8 +238,8 @@ def _apply(
     spec = _handler(registry, definition.handler)
     params = spec.validate_params(definition.params)
     zone = parse_timezone(definition.timezone)
-    start_at = _as_utc(definition.start_at, zone)
-    end_at = _as_utc(definition.end_at, zone)
+    start_at = _as_utc(definition.start_at, zone, "start_at")
+    end_at = _as_utc(definition.end_at, zone, "end_at")
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise InvalidInput("end_at", "must be later than start_at")
     anchor = start_at or task.created_at
@@ -251,6 +253,13 @@ def _apply(
     task.recurring = schedule.recurring
 
 
+def _why_never(task: Task) -> tuple[str, str]:
+    """The field to blame for a new task that would never run, and why."""
+    if task.end_at is not None:
+        return "end_at", "is before the first run: the task would never run"
+    return "start_at", "leaves no fire time before the end of the calendar"
+
+
 def _rearm(session: Session, task: Task, now: datetime) -> None:
     """Recompute next_run_at after a timing change, and whether the task is done."""
     arm(session, task, now)
@@ -260,13 +269,16 @@ def _rearm(session: Session, task: Task, now: datetime) -> None:
         task.state = TaskState.COMPLETED if task.run_count > 0 else task.state
 
 
-def _as_utc(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+def _as_utc(value: datetime | None, zone: ZoneInfo, field: str) -> datetime | None:
     """A time from the client; without an offset it is wall-clock time in the task's zone."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        return wall_clock_to_utc(value, zone)
-    return value.astimezone(UTC)
+    try:
+        if value.tzinfo is None:
+            return wall_clock_to_utc(value, zone)
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(field, "is out of the calendar's range") from exc
 
 
 def _handler(registry: HandlerRegistry, name: str) -> HandlerSpec:

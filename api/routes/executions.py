@@ -9,6 +9,7 @@ from api.inputs import query
 from api.serialize import execution_json
 from api.services import services
 from taskbeat import store
+from taskbeat.models import MAX_ID
 from taskbeat.status import ExecutionStatus, Trigger
 
 blueprint = Blueprint("executions", __name__)
@@ -18,7 +19,9 @@ class ExecutionListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=50, ge=1, le=500)
-    cursor: int | None = Field(default=None, ge=1, description="next_cursor of the last page")
+    cursor: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="next_cursor of the last page"
+    )
     status: ExecutionStatus | None = None
     trigger: Trigger | None = None
     task: str | None = Field(default=None, description="a task id or name")

@@ -16,7 +16,7 @@ from api.services import services
 from taskbeat import store, tasks
 from taskbeat.definitions import RunRequest, TaskChanges, TaskDefinition
 from taskbeat.enqueue import publish_leased, run_message
-from taskbeat.models import Task
+from taskbeat.models import MAX_INT, Task
 from taskbeat.status import TaskStatus
 
 blueprint = Blueprint("tasks", __name__)
@@ -31,7 +31,7 @@ class TaskListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_INT)
     status: TaskStatus | None = None
     handler: str | None = None
     tag: str | None = None
