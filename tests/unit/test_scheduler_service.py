@@ -1,0 +1,66 @@
+"""The scheduler loop's decisions: how long to sleep, when to sweep, surviving errors."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from scheduler.service import ERROR_PAUSE, Scheduler
+from taskbeat.db import make_engine, make_session_factory
+
+
+@pytest.fixture
+def scheduler(settings, sessions, publisher, clock) -> Scheduler:
+    return Scheduler(settings, sessions, publisher, clock)
+
+
+def test_with_nothing_defined_it_sleeps_the_longest_allowed(scheduler, settings):
+    assert scheduler.run_once() == settings.scheduler_max_sleep
+
+
+def test_it_sleeps_exactly_until_the_next_slot(scheduler, make_task, clock):
+    task = make_task(schedule="every 2 seconds")
+    assert scheduler.run_once() == pytest.approx((task.next_run_at - clock()).total_seconds())
+
+
+def test_it_wakes_on_time_for_a_slot_due_in_milliseconds(scheduler, make_task, clock, publisher):
+    task = make_task(schedule="every 1 seconds")
+    clock.set(task.next_run_at - timedelta(milliseconds=20))
+    assert scheduler.run_once() == pytest.approx(0.02)
+    clock.advance(0.02)
+    scheduler.run_once()
+    assert len(publisher.messages) == 1
+
+
+def test_a_full_batch_means_no_sleep(settings, sessions, publisher, clock, make_task):
+    for number in range(3):
+        make_task(name=f"t{number}", schedule="now")
+    small = settings.model_copy(update={"scheduler_batch_size": 2})
+    assert Scheduler(small, sessions, publisher, clock).run_once() == 0.0
+
+
+def test_a_failing_wake_up_is_logged_and_retried_after_a_pause(settings, publisher, clock, caplog):
+    broken = settings.model_copy(update={"database_url": "sqlite:////nonexistent/dir/x.db"})
+    engine = make_engine(broken.database_url)
+    try:
+        scheduler = Scheduler(broken, make_session_factory(engine), publisher, clock)
+        assert scheduler.run_once() == ERROR_PAUSE
+        assert "scheduler wake-up failed" in caplog.text
+    finally:
+        engine.dispose()
+
+
+def test_stop_ends_the_loop_even_while_it_sleeps(scheduler):
+    thread = threading.Thread(target=scheduler.run)
+    thread.start()
+    scheduler.stop()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_the_wakeup_cuts_a_sleep_short(scheduler):
+    scheduler.wakeup.set()
+    assert scheduler.wakeup.wait(10) is True
+    assert scheduler.wakeup.wait(0.01) is False
