@@ -30,8 +30,8 @@ from taskbeat.errors import InvalidInput
 from taskbeat.models import Task
 from taskbeat.publisher import Publisher, RunMessage
 from taskbeat.settings import Settings
+from taskbeat.slots import schedule_of
 from taskbeat.status import ExecutionStatus, TaskState, Trigger
-from taskbeat.tasks import schedule_of
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +82,15 @@ class Dispatcher:
         if not tasks:
             return [], 0
         active = store.tasks_with_active_executions(session, [task.id for task in tasks])
-        rows: list[dict[str, Any]] = []
+        rows: list[store.NewExecution] = []
         to_publish: dict[store.SlotKey, Task] = {}
         skipped = 0
         for task in tasks:
             plan = self._plan(task, now, has_active=task.id in active)
             for row in self._rows(task, plan, now, lease_until):
                 rows.append(row)
-                if row["publish_lease_until"] is not None:
-                    to_publish[(task.id, row["scheduled_for"], 1)] = task
+                if row.publish_lease_until is not None:
+                    to_publish[(task.id, row.scheduled_for, 1)] = task
             skipped += len(plan.skipped)
         ids = store.add_executions(session, rows)
         messages = [run_message(ids[key], task) for key, task in to_publish.items() if key in ids]
@@ -121,37 +121,37 @@ class Dispatcher:
 
     def _rows(
         self, task: Task, plan: Plan, now: datetime, lease_until: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> list[store.NewExecution]:
         rows = []
         for slot in plan.run:
             due_at = slot.at + _jitter(task, slot.at)
-            lease = lease_until if due_at <= now else None
-            row = _row(task, slot.at, slot.trigger, ExecutionStatus.SCHEDULED, now)
-            rows.append({**row, "due_at": due_at, "publish_lease_until": lease})
+            rows.append(
+                store.NewExecution(
+                    task_id=task.id,
+                    task_name=task.name,
+                    trigger=slot.trigger,
+                    scheduled_for=slot.at,
+                    due_at=due_at,
+                    status=ExecutionStatus.SCHEDULED,
+                    created_at=now,
+                    publish_lease_until=lease_until if due_at <= now else None,
+                )
+            )
         for skip in plan.skipped:
-            row = _row(task, skip.at, Trigger.SCHEDULE, ExecutionStatus.SKIPPED, now)
-            rows.append({**row, "finished_at": now, "error_message": skip.reason})
+            rows.append(
+                store.NewExecution(
+                    task_id=task.id,
+                    task_name=task.name,
+                    trigger=Trigger.SCHEDULE,
+                    scheduled_for=skip.at,
+                    due_at=skip.at,
+                    status=ExecutionStatus.SKIPPED,
+                    created_at=now,
+                    finished_at=now,
+                    error_message=skip.reason,
+                )
+            )
         return rows
-
-
-def _row(
-    task: Task, slot: datetime, trigger: Trigger, status: ExecutionStatus, now: datetime
-) -> dict[str, Any]:
-    """An execution row; every row of one insert has the same keys."""
-    return {
-        "task_id": task.id,
-        "task_name": task.name,
-        "trigger": trigger,
-        "scheduled_for": slot,
-        "attempt": 1,
-        "due_at": slot,
-        "status": status,
-        "test_mode": False,
-        "publish_lease_until": None,
-        "created_at": now,
-        "finished_at": None,
-        "error_message": None,
-    }
 
 
 def _jitter(task: Task, slot: datetime) -> timedelta:

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from taskbeat.models import Task
 from taskbeat.schedules import Schedule
+from taskbeat.slots import within_bounds
 from taskbeat.status import MisfirePolicy, OverlapPolicy, Trigger
-from taskbeat.tasks import within_bounds
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from taskbeat.models import MAX_INT
 from taskbeat.status import MisfirePolicy, OverlapPolicy
@@ -51,38 +51,30 @@ class TaskDefinition(TaskSettings):
     schedule: str = Field(min_length=1, max_length=200)
 
 
-class TaskChanges(BaseModel):
-    """An update: only the fields present change; `null` clears a nullable field."""
+class PartialTask(BaseModel):
+    """Base of TaskChanges: the fields a client sent to change."""
 
     model_config = ConfigDict(extra="forbid")
-
-    name: TaskName | None = None
-    handler: str | None = Field(default=None, min_length=1, max_length=200)
-    schedule: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    params: dict[str, Any] | None = None
-    timezone: str | None = Field(default=None, max_length=64)
-    enabled: bool | None = None
-    max_retries: int | None = Field(default=None, ge=0, le=100)
-    retry_delay: float | None = Field(default=None, ge=0, le=WEEK)
-    retry_backoff: float | None = Field(default=None, ge=1, le=10)
-    retry_backoff_max: float | None = Field(default=None, gt=0, le=WEEK)
-    retry_jitter: float | None = Field(default=None, ge=0, le=1)
-    timeout: float | None = Field(default=None, gt=0, le=WEEK)
-    overlap: OverlapPolicy | None = None
-    misfire: MisfirePolicy | None = None
-    misfire_grace: float | None = Field(default=None, ge=0, le=WEEK)
-    jitter: float | None = Field(default=None, ge=0, le=3600)
-    start_at: datetime | None = None
-    end_at: datetime | None = None
-    max_runs: int | None = Field(default=None, ge=1, le=MAX_INT)
-    queue: QueueName | None = None
-    priority: int | None = Field(default=None, ge=0, le=9)
-    tags: list[Tag] | None = Field(default=None, max_length=50)
 
     def given(self) -> dict[str, Any]:
         """The fields the client sent, with their values (None meaning 'clear')."""
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+def _all_optional(source: type[BaseModel]) -> type[PartialTask]:
+    """`source`'s fields, each optional (default None) and with its own bounds."""
+    fields: dict[str, Any] = {}
+    for name, info in source.model_fields.items():
+        annotation: Any = info.annotation
+        if info.metadata:
+            annotation = Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
+        fields[name] = (annotation | None, None)
+    return create_model("TaskChanges", __base__=PartialTask, **fields)
+
+
+# An update: only the fields present change; `null` clears a nullable field. Built from
+# TaskDefinition so the two can never disagree on a bound.
+TaskChanges: type[PartialTask] = _all_optional(TaskDefinition)
 
 
 class RunRequest(BaseModel):

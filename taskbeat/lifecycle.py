@@ -143,20 +143,21 @@ def _after_failure(
     return Recorded(execution.id, outcome.status, retry_id, due_at)
 
 
-def _retry_row(execution: Execution, due_at: datetime, now: datetime) -> dict[str, Any]:
+def _retry_row(execution: Execution, due_at: datetime, now: datetime) -> store.NewExecution:
     """The next attempt of the same slot: it keeps the slot and is due after the backoff."""
-    return {
-        "task_id": execution.task_id,
-        "task_name": execution.task_name,
-        "trigger": Trigger.RETRY,
-        "scheduled_for": execution.scheduled_for,
-        "attempt": execution.attempt + 1,
-        "due_at": due_at,
-        "status": ExecutionStatus.SCHEDULED,
-        "params": execution.params,
-        "test_mode": execution.test_mode,
-        "created_at": now,
-    }
+    assert execution.task_id is not None
+    return store.NewExecution(
+        task_id=execution.task_id,
+        task_name=execution.task_name,
+        trigger=Trigger.RETRY,
+        scheduled_for=execution.scheduled_for,
+        due_at=due_at,
+        status=ExecutionStatus.SCHEDULED,
+        created_at=now,
+        attempt=execution.attempt + 1,
+        params=execution.params,
+        test_mode=execution.test_mode,
+    )
 
 
 def _settled_state(session: Session, task: Task, execution: Execution) -> TaskState:

@@ -95,6 +95,9 @@ class Task(Base):
     # scheduler's index scan only ever sees what is due.
     next_run_at: Mapped[datetime | None] = mapped_column(index=True)
     last_run_at: Mapped[datetime | None]
+    # The latest slot the scheduler took (ran or skipped); a one-time task is done once
+    # its time is taken, whatever happens to its history later.
+    last_slot_at: Mapped[datetime | None]
     run_count: Mapped[int] = mapped_column(Integer, default=0)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -38,10 +38,6 @@ class ExecutionStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
     @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
-    @property
     def is_failure(self) -> bool:
         return self in FAILURE_STATUSES
 
@@ -101,7 +97,3 @@ _TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
 def allowed_sources(target: ExecutionStatus) -> frozenset[ExecutionStatus]:
     """The statuses an execution may move to `target` from."""
     return frozenset(source for source, targets in _TRANSITIONS.items() if target in targets)
-
-
-def can_move(source: ExecutionStatus, target: ExecutionStatus) -> bool:
-    return target in _TRANSITIONS.get(source, frozenset())

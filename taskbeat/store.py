@@ -6,11 +6,11 @@ Every function takes a session inside a transaction the caller owns; none commit
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, String, cast, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,8 +21,6 @@ from taskbeat.status import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
     ExecutionStatus,
-    TaskState,
-    TaskStatus,
     Trigger,
     allowed_sources,
 )
@@ -84,7 +82,26 @@ def get_execution(session: Session, execution_id: int) -> Execution:
 SlotKey = tuple[int | None, datetime, int]  # (task_id, scheduled_for, attempt)
 
 
-def add_executions(session: Session, rows: Sequence[dict[str, Any]]) -> dict[SlotKey, int]:
+@dataclass(frozen=True)
+class NewExecution:
+    """An execution row to insert, with every column an insert sets."""
+
+    task_id: int
+    task_name: str
+    trigger: Trigger
+    scheduled_for: datetime  # the slot; a retry keeps its slot
+    due_at: datetime  # when it may be published
+    status: ExecutionStatus
+    created_at: datetime
+    attempt: int = 1
+    params: dict[str, Any] | None = None
+    test_mode: bool = False
+    publish_lease_until: datetime | None = None
+    finished_at: datetime | None = None
+    error_message: str | None = None
+
+
+def add_executions(session: Session, rows: Sequence[NewExecution]) -> dict[SlotKey, int]:
     """Insert execution rows in one statement; the new ids by (task, slot, attempt).
 
     A row whose (task, slot, attempt) exists already is not inserted and not returned:
@@ -99,7 +116,7 @@ def add_executions(session: Session, rows: Sequence[dict[str, Any]]) -> dict[Slo
         .on_conflict_do_nothing(index_elements=["task_id", "scheduled_for", "attempt"])
         .returning(Execution.id, Execution.task_id, Execution.scheduled_for, Execution.attempt)
     )
-    result = session.execute(statement, list(rows))
+    result = session.execute(statement, [asdict(row) for row in rows])
     return {(task_id, slot, attempt): id_ for id_, task_id, slot, attempt in result}
 
 
@@ -124,16 +141,6 @@ def tasks_with_active_executions(session: Session, task_ids: Iterable[int]) -> s
         .distinct()
     )
     return {task_id for task_id in session.scalars(query) if task_id is not None}
-
-
-def slot_dispatched(session: Session, task_id: int, slot: datetime) -> bool:
-    """Whether the task's slot already has a scheduled (not manual) execution."""
-    query = select(func.count()).where(
-        Execution.task_id == task_id,
-        Execution.scheduled_for == slot,
-        Execution.trigger.in_((Trigger.SCHEDULE, Trigger.CATCH_UP)),
-    )
-    return bool(session.scalar(query))
 
 
 def has_other_running(session: Session, task_id: int, execution_id: int) -> bool:
@@ -190,7 +197,7 @@ def earliest_due_execution(session: Session) -> datetime | None:
     query = select(func.min(when)).join(Task, Task.id == Execution.task_id).where(*_publishable())
     value = session.scalar(query)
     # min() over a computed expression loses the column type on SQLite.
-    return _as_utc(value) if value is not None else None
+    return _read_utc(value) if value is not None else None
 
 
 def lease_executions(
@@ -293,77 +300,6 @@ def _rowcount(result: Any) -> int:
     return result.rowcount
 
 
-def _as_utc(value: datetime | str) -> datetime:
+def _read_utc(value: datetime | str) -> datetime:
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-# --- listings for the API -----------------------------------------------------------
-
-TASK_SORTS: dict[str, Any] = {
-    "name": Task.name,
-    "id": Task.id,
-    "created_at": Task.created_at,
-    "next_run_at": Task.next_run_at,
-    "last_run_at": Task.last_run_at,
-}
-
-
-@dataclass(frozen=True)
-class TaskFilter:
-    status: TaskStatus | None = None
-    handler: str | None = None
-    tag: str | None = None
-    search: str | None = None  # a part of the name, any case
-
-
-def list_tasks(
-    session: Session, where: TaskFilter, *, sort: str, limit: int, offset: int
-) -> tuple[Sequence[Task], int]:
-    """A page of tasks and the total that match. `sort` is a TASK_SORTS key, `-` for
-    descending."""
-    query = select(Task).where(*_task_conditions(where))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    column = TASK_SORTS[sort.removeprefix("-")]
-    order = column.desc() if sort.startswith("-") else column.asc()
-    page = query.order_by(order.nulls_last(), Task.id).limit(limit).offset(offset)
-    return session.scalars(page).all(), total
-
-
-def _task_conditions(where: TaskFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if where.status is TaskStatus.PAUSED:
-        conditions.append(Task.enabled.is_(False))
-    elif where.status is not None:
-        conditions += [Task.enabled.is_(True), Task.state == TaskState(where.status.value)]
-    if where.handler:
-        conditions.append(Task.handler == where.handler)
-    if where.search:
-        conditions.append(func.lower(Task.name).contains(where.search.lower(), autoescape=True))
-    if where.tag:
-        # Tags are a short JSON list; match the quoted element in its text form, which
-        # works the same on SQLite and PostgreSQL.
-        conditions.append(cast(Task.tags, String).contains(f'"{where.tag}"', autoescape=True))
-    return conditions
-
-
-@dataclass(frozen=True)
-class ExecutionFilter:
-    task_id: int | None = None
-    status: ExecutionStatus | None = None
-    trigger: Trigger | None = None
-    before_id: int | None = None  # the paging cursor: rows older than this one
-
-
-def list_executions(session: Session, where: ExecutionFilter, *, limit: int) -> Sequence[Execution]:
-    """Executions newest first (by id: the order they were created in)."""
-    query = select(Execution)
-    if where.task_id is not None:
-        query = query.where(Execution.task_id == where.task_id)
-    if where.status is not None:
-        query = query.where(Execution.status == where.status)
-    if where.trigger is not None:
-        query = query.where(Execution.trigger == where.trigger)
-    if where.before_id is not None:
-        query = query.where(Execution.id < where.before_id)
-    return session.scalars(query.order_by(Execution.id.desc()).limit(limit)).all()

@@ -15,20 +15,15 @@ from taskbeat import store
 from taskbeat.definitions import (
     NULLABLE_FIELDS,
     TIMING_FIELDS,
+    PartialTask,
     RunRequest,
-    TaskChanges,
     TaskDefinition,
 )
 from taskbeat.errors import Conflict, HandlerNotFound, InvalidInput
 from taskbeat.handler import HandlerRegistry, HandlerSpec
 from taskbeat.models import Execution, Task
-from taskbeat.schedules import (
-    Schedule,
-    first_fire_time,
-    parse_schedule,
-    parse_timezone,
-    wall_clock_to_utc,
-)
+from taskbeat.schedules import parse_schedule, parse_timezone, wall_clock_to_utc
+from taskbeat.slots import first_slot, schedule_of, within_bounds
 from taskbeat.status import ExecutionStatus, TaskState, Trigger
 
 _MAX_SLOT_PROBES = 1000
@@ -40,37 +35,9 @@ _PLAIN_FIELDS = (
 )  # fmt: skip
 
 
-def schedule_of(task: Task) -> Schedule:
-    return parse_schedule(task.schedule, task.timezone, task.anchor)
-
-
-def within_bounds(task: Task, when: datetime | None, runs_so_far: int) -> datetime | None:
-    """`when`, unless the task has run out (end_at passed, max_runs reached, done once)."""
-    if when is None or not task.enabled:
-        return None
-    if task.end_at is not None and when > task.end_at:
-        return None
-    if task.max_runs is not None and runs_so_far >= task.max_runs:
-        return None
-    return when
-
-
-def arm(session: Session, task: Task, now: datetime) -> None:
-    """Set next_run_at from the schedule, counting from now.
-
-    A one-time schedule whose slot was already dispatched stays done: resuming or
-    editing other fields does not run it again; moving it to a new time does.
-    """
-    schedule = schedule_of(task)
-    when = first_fire_time(schedule, now, task.start_at)
-    if (
-        not schedule.recurring
-        and when is not None
-        and task.id is not None
-        and store.slot_dispatched(session, task.id, when)
-    ):
-        when = None
-    task.next_run_at = within_bounds(task, when, task.run_count)
+def arm(task: Task, now: datetime) -> None:
+    """Set next_run_at from the schedule, counting from now."""
+    task.next_run_at = first_slot(task, now)
 
 
 def create_task(
@@ -85,7 +52,7 @@ def create_task(
         raise Conflict(f"a task named {definition.name!r} already exists")
     task = Task(created_at=now, updated_at=now, run_count=0, version=1, state=TaskState.ACTIVE)
     _apply(task, definition, registry, default_queue)
-    arm(session, task, now)
+    arm(task, now)
     if task.enabled and task.next_run_at is None:
         raise InvalidInput(*_why_never(task))
     session.add(task)
@@ -96,7 +63,7 @@ def create_task(
 def update_task(
     session: Session,
     ref: str,
-    changes: TaskChanges,
+    changes: PartialTask,
     registry: HandlerRegistry,
     *,
     now: datetime,
@@ -118,7 +85,7 @@ def update_task(
     merged = TaskDefinition.model_validate({**definition_of(task), **given})
     _apply(task, merged, registry, default_queue)
     if TIMING_FIELDS & given.keys():
-        _rearm(session, task, now)
+        _rearm(task, now)
     task.updated_at = now
     task.version += 1
     return task
@@ -138,7 +105,7 @@ def resume_task(session: Session, ref: str, *, now: datetime) -> Task:
     task = store.get_task(session, ref, for_update=True)
     if not task.enabled:
         task.enabled = True
-        _rearm(session, task, now)
+        _rearm(task, now)
         task.updated_at = now
         task.version += 1
     return task
@@ -185,21 +152,21 @@ def create_manual_run(
     task = store.get_task(session, ref)
     if request.params is not None:
         _handler(registry, task.handler).validate_params(request.params)
-    row = {
-        "task_id": task.id,
-        "task_name": task.name,
-        "trigger": Trigger.MANUAL,
-        "attempt": 1,
-        "due_at": now,
-        "status": ExecutionStatus.SCHEDULED,
-        "params": request.params,
-        "test_mode": request.test_mode,
-        "publish_lease_until": lease_until,
-        "created_at": now,
-    }
     for step in range(_MAX_SLOT_PROBES):
         slot = now + timedelta(microseconds=step)
-        added = store.add_executions(session, [{**row, "scheduled_for": slot}])
+        row = store.NewExecution(
+            task_id=task.id,
+            task_name=task.name,
+            trigger=Trigger.MANUAL,
+            scheduled_for=slot,
+            due_at=now,
+            status=ExecutionStatus.SCHEDULED,
+            created_at=now,
+            params=request.params,
+            test_mode=request.test_mode,
+            publish_lease_until=lease_until,
+        )
+        added = store.add_executions(session, [row])
         if added:
             [execution_id] = added.values()
             return store.get_execution(session, execution_id), task
@@ -260,9 +227,9 @@ def _why_never(task: Task) -> tuple[str, str]:
     return "start_at", "leaves no fire time before the end of the calendar"
 
 
-def _rearm(session: Session, task: Task, now: datetime) -> None:
+def _rearm(task: Task, now: datetime) -> None:
     """Recompute next_run_at after a timing change, and whether the task is done."""
-    arm(session, task, now)
+    arm(task, now)
     if task.next_run_at is not None and task.state is TaskState.COMPLETED:
         task.state = TaskState.ACTIVE
     elif task.next_run_at is None and task.enabled and task.state is TaskState.ACTIVE:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.inputs import query
 from api.serialize import execution_json
 from api.services import services
-from taskbeat import store
+from taskbeat import listings, store
 from taskbeat.models import MAX_ID
 from taskbeat.status import ExecutionStatus, Trigger
 
@@ -50,8 +50,8 @@ def _page(params: ExecutionListQuery, task_ref: str | None) -> Response:
         ref = task_ref or params.task
         if ref is not None:
             task_id = store.get_task(session, ref).id
-        where = store.ExecutionFilter(task_id, params.status, params.trigger, params.cursor)
-        rows = store.list_executions(session, where, limit=params.limit)
+        where = listings.ExecutionFilter(task_id, params.status, params.trigger, params.cursor)
+        rows = listings.list_executions(session, where, limit=params.limit)
         items = [execution_json(row) for row in rows]
     next_cursor = rows[-1].id if len(rows) == params.limit else None
     return jsonify(items=items, limit=params.limit, next_cursor=next_cursor)

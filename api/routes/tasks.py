@@ -13,7 +13,7 @@ from api.inputs import json_body, query
 from api.problems import BadRequest
 from api.serialize import execution_json, task_json
 from api.services import services
-from taskbeat import store, tasks
+from taskbeat import listings, store, tasks
 from taskbeat.definitions import RunRequest, TaskChanges, TaskDefinition
 from taskbeat.enqueue import publish_leased, run_message
 from taskbeat.models import MAX_INT, Task
@@ -48,9 +48,9 @@ class NextRunsQuery(BaseModel):
 @blueprint.get("/tasks")
 def list_tasks() -> Response:
     params = query(TaskListQuery)
-    where = store.TaskFilter(params.status, params.handler, params.tag, params.q)
+    where = listings.TaskFilter(params.status, params.handler, params.tag, params.q)
     with services().sessions() as session:
-        page, total = store.list_tasks(
+        page, total = listings.list_tasks(
             session, where, sort=params.sort, limit=params.limit, offset=params.offset
         )
         items = [task_json(task) for task in page]

@@ -59,6 +59,7 @@ def upgrade() -> None:
         ),
         sa.Column("next_run_at", _time(), nullable=True, index=True),
         sa.Column("last_run_at", _time(), nullable=True),
+        sa.Column("last_slot_at", _time(), nullable=True),
         sa.Column("run_count", sa.Integer(), nullable=False),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         sa.Column("retry_count", sa.Integer(), nullable=False),

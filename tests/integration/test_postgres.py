@@ -4,6 +4,7 @@ key under concurrent writers, and row locks that let schedulers share the work."
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,18 +42,10 @@ def add_tasks(sessions, registry, count: int, schedule: str = "every 10 seconds"
             create_task(session, definition, registry, now=NOW, default_queue="q")
 
 
-def slot_row(task_id: int, slot: datetime) -> dict[str, object]:
-    return {
-        "task_id": task_id,
-        "task_name": "t",
-        "trigger": Trigger.SCHEDULE,
-        "scheduled_for": slot,
-        "attempt": 1,
-        "due_at": slot,
-        "status": ExecutionStatus.SCHEDULED,
-        "test_mode": False,
-        "created_at": slot,
-    }
+def slot_row(task_id: int, slot: datetime) -> store.NewExecution:
+    return store.NewExecution(
+        task_id, "t", Trigger.SCHEDULE, slot, slot, ExecutionStatus.SCHEDULED, slot
+    )
 
 
 def test_the_migration_builds_the_models_schema_on_postgresql(postgres_url):
@@ -72,9 +65,9 @@ def test_the_unique_key_refuses_a_second_row_for_a_slot(sessions, registry):
     add_tasks(sessions, registry, 1)
     with sessions.begin() as session:
         task_id = session.scalar(select(Task.id))
-        session.add(Execution(**slot_row(task_id, NOW)))
+        session.add(Execution(**asdict(slot_row(task_id, NOW))))
     with pytest.raises(IntegrityError), sessions.begin() as session:
-        session.add(Execution(**slot_row(task_id, NOW)))
+        session.add(Execution(**asdict(slot_row(task_id, NOW))))
 
 
 def test_concurrent_inserts_of_one_slot_leave_exactly_one_row(sessions, registry):

@@ -10,7 +10,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from scheduler.wakeup import Wakeup, WakeupListener
-from taskbeat import store, tasks
+from taskbeat import listings, store, tasks
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import utcnow
 from taskbeat.db import make_engine, make_session_factory
@@ -128,8 +128,8 @@ def test_a_failed_attempt_gets_its_retry_row_and_the_scheduler_is_woken(
     finally:
         listener.stop()
     with sessions() as session:
-        [retry] = store.list_executions(
-            session, store.ExecutionFilter(task_id=execution.task_id, before_id=None), limit=1
+        [retry] = listings.list_executions(
+            session, listings.ExecutionFilter(task_id=execution.task_id, before_id=None), limit=1
         )
     assert retry.attempt == 2
     assert retry.status is ExecutionStatus.SCHEDULED

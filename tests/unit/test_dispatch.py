@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from taskbeat.models import Execution, Task
 from taskbeat.publisher import RecordingPublisher
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus, TaskState, Trigger
+from taskbeat.store import NewExecution
 from tests.conftest import FixedClock
 
 
@@ -34,21 +36,14 @@ def executions(sessions: sessionmaker[Session]) -> list[Execution]:
         return list(session.scalars(select(Execution).order_by(Execution.id)))
 
 
-def execution_row(task: Task, slot: datetime, now: datetime, **values: Any) -> dict[str, Any]:
+def execution_row(task: Task, slot: datetime, now: datetime, **values: Any) -> NewExecution:
     """An execution row as the scheduler writes it."""
-    return {
-        "task_id": task.id,
-        "task_name": task.name,
-        "trigger": Trigger.SCHEDULE,
-        "scheduled_for": slot,
-        "attempt": 1,
-        "due_at": slot,
-        "status": ExecutionStatus.SCHEDULED,
-        "test_mode": False,
-        "publish_lease_until": None,
-        "created_at": now,
+    return replace(
+        NewExecution(
+            task.id, task.name, Trigger.SCHEDULE, slot, slot, ExecutionStatus.SCHEDULED, now
+        ),
         **values,
-    }
+    )
 
 
 def add_retry(sessions: sessionmaker[Session], task: Task, due_at: datetime, now: datetime) -> None:

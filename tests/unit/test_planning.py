@@ -9,8 +9,8 @@ import pytest
 
 from scheduler.planning import Plan, SkippedSlot, Slot, plan_task
 from taskbeat.models import Task
+from taskbeat.slots import schedule_of
 from taskbeat.status import MisfirePolicy, OverlapPolicy, TaskState, Trigger
-from taskbeat.tasks import schedule_of
 
 CREATED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

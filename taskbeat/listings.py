@@ -1,0 +1,81 @@
+"""Pages of tasks and executions for the API (and the dashboard), with their filters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, cast, func, select
+from sqlalchemy.orm import Session
+
+from taskbeat.models import Execution, Task
+from taskbeat.status import ExecutionStatus, TaskState, TaskStatus, Trigger
+
+TASK_SORTS: dict[str, Any] = {
+    "name": Task.name,
+    "id": Task.id,
+    "created_at": Task.created_at,
+    "next_run_at": Task.next_run_at,
+    "last_run_at": Task.last_run_at,
+}
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    status: TaskStatus | None = None
+    handler: str | None = None
+    tag: str | None = None
+    search: str | None = None  # a part of the name, any case
+
+
+def list_tasks(
+    session: Session, where: TaskFilter, *, sort: str, limit: int, offset: int
+) -> tuple[Sequence[Task], int]:
+    """A page of tasks and the total that match. `sort` is a TASK_SORTS key, `-` for
+    descending."""
+    query = select(Task).where(*_task_conditions(where))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    column = TASK_SORTS[sort.removeprefix("-")]
+    order = column.desc() if sort.startswith("-") else column.asc()
+    page = query.order_by(order.nulls_last(), Task.id).limit(limit).offset(offset)
+    return session.scalars(page).all(), total
+
+
+def _task_conditions(where: TaskFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.status is TaskStatus.PAUSED:
+        conditions.append(Task.enabled.is_(False))
+    elif where.status is not None:
+        conditions += [Task.enabled.is_(True), Task.state == TaskState(where.status.value)]
+    if where.handler:
+        conditions.append(Task.handler == where.handler)
+    if where.search:
+        conditions.append(func.lower(Task.name).contains(where.search.lower(), autoescape=True))
+    if where.tag:
+        # Tags are a short JSON list; match the quoted element in its text form, which
+        # works the same on SQLite and PostgreSQL.
+        conditions.append(cast(Task.tags, String).contains(f'"{where.tag}"', autoescape=True))
+    return conditions
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    task_id: int | None = None
+    status: ExecutionStatus | None = None
+    trigger: Trigger | None = None
+    before_id: int | None = None  # the paging cursor: rows older than this one
+
+
+def list_executions(session: Session, where: ExecutionFilter, *, limit: int) -> Sequence[Execution]:
+    """Executions newest first (by id: the order they were created in)."""
+    query = select(Execution)
+    if where.task_id is not None:
+        query = query.where(Execution.task_id == where.task_id)
+    if where.status is not None:
+        query = query.where(Execution.status == where.status)
+    if where.trigger is not None:
+        query = query.where(Execution.trigger == where.trigger)
+    if where.before_id is not None:
+        query = query.where(Execution.id < where.before_id)
+    return session.scalars(query.order_by(Execution.id.desc()).limit(limit)).all()
