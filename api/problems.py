@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from taskbeat.errors import Conflict, HandlerNotFound, InvalidInput, NotFound
@@ -62,6 +63,11 @@ def _conflict(exc: Conflict) -> Response:
     return problem(409, "Conflict", str(exc))
 
 
+def _integrity(exc: IntegrityError) -> Response:
+    # Checks run before writes; this is the race they cannot see (two requests at once).
+    return problem(409, "Conflict", "the change conflicts with another one made at the same time")
+
+
 def _bad_request(exc: BadRequest) -> Response:
     return problem(400, "Bad request", str(exc))
 
@@ -85,6 +91,7 @@ _HANDLERS: tuple[tuple[type[Exception], Any], ...] = (
     (HandlerNotFound, _no_handler),
     (NotFound, _not_found),
     (Conflict, _conflict),
+    (IntegrityError, _integrity),
     (BadRequest, _bad_request),
     (HTTPException, _http),
     (Exception, _unexpected),

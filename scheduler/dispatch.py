@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,26 +77,31 @@ class Dispatcher:
         return min((t for t in times if t is not None), default=None)
 
     def _dispatch_tasks(
-        self, session: Session, tasks: Any, now: datetime, lease_until: datetime
+        self, session: Session, tasks: Sequence[Task], now: datetime, lease_until: datetime
     ) -> tuple[list[RunMessage], int]:
         if not tasks:
             return [], 0
         active = store.tasks_with_active_executions(session, [task.id for task in tasks])
-        rows: list[store.NewExecution] = []
-        to_publish: dict[store.SlotKey, Task] = {}
-        skipped = 0
-        for task in tasks:
-            plan = self._plan(task, now, has_active=task.id in active)
-            for row in self._rows(task, plan, now, lease_until):
-                rows.append(row)
-                if row.publish_lease_until is not None:
-                    to_publish[(task.id, row.scheduled_for, 1)] = task
-            skipped += len(plan.skipped)
-        ids = store.add_executions(session, rows)
-        messages = [run_message(ids[key], task) for key, task in to_publish.items() if key in ids]
-        return messages, skipped
+        planned = [
+            (task, plan)
+            for task in tasks
+            if (plan := self._plan(task, now, has_active=task.id in active)) is not None
+        ]
+        rows = {
+            row: task for task, plan in planned for row in self._rows(task, plan, now, lease_until)
+        }
+        ids = store.add_executions(session, list(rows))
+        for task, plan in planned:
+            _advance(task, plan, ids, has_active=task.id in active)
+        messages = [
+            run_message(ids[key], task)
+            for row, task in rows.items()
+            if row.publish_lease_until is not None and (key := row.key()) in ids
+        ]
+        return messages, sum(len(plan.skipped) for _, plan in planned)
 
-    def _plan(self, task: Task, now: datetime, *, has_active: bool) -> Plan:
+    def _plan(self, task: Task, now: datetime, *, has_active: bool) -> Plan | None:
+        """The task's plan, or None if its schedule no longer parses (it is stopped)."""
         try:
             schedule = schedule_of(task)
         except InvalidInput as exc:
@@ -109,15 +114,10 @@ class Dispatcher:
             )
             task.next_run_at = None
             task.state = TaskState.FAILED
-            return Plan()
-        plan = plan_task(
+            return None
+        return plan_task(
             task, schedule, now, has_active=has_active, run_all_cap=self._settings.run_all_cap
         )
-        task.next_run_at = plan.next_run_at
-        task.run_count += len(plan.run)
-        if plan.next_run_at is None and not plan.run and not has_active:
-            task.state = TaskState.COMPLETED
-        return plan
 
     def _rows(
         self, task: Task, plan: Plan, now: datetime, lease_until: datetime
@@ -152,6 +152,21 @@ class Dispatcher:
                 )
             )
         return rows
+
+
+def _advance(task: Task, plan: Plan, ids: dict[store.SlotKey, int], *, has_active: bool) -> None:
+    """Move the task past the slots it took; count only the runs actually inserted."""
+    ran = [slot for slot in plan.run if (task.id, slot.at, 1) in ids]
+    if len(ran) < len(plan.run):
+        log.warning("task %s: a slot already had an execution; not run twice", task.name)
+    task.next_run_at = plan.next_run_at
+    task.run_count += len(ran)
+    taken = [slot.at for slot in plan.run] + [skip.at for skip in plan.skipped]
+    task.last_slot_at = max([*taken, *filter(None, [task.last_slot_at])], default=None)
+    if plan.next_run_at is None and not ran and not has_active:
+        # Nothing runs now and nothing will: a recurring task has reached its end; a
+        # one-time task whose only slot was skipped did not do its job.
+        task.state = TaskState.COMPLETED if task.recurring else TaskState.FAILED
 
 
 def _jitter(task: Task, slot: datetime) -> timedelta:

@@ -1,15 +1,16 @@
-"""Executions whose worker died: mark them lost and retry them by the task's policy."""
+"""Executions whose worker died: settle them as lost (or timed out) and retry them."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
 from taskbeat.clock import Clock
 from taskbeat.lifecycle import ErrorInfo, Outcome, record_outcome
+from taskbeat.models import Execution
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus
 
@@ -17,25 +18,37 @@ log = logging.getLogger(__name__)
 
 
 def sweep_lost(settings: Settings, session_factory: sessionmaker[Session], clock: Clock) -> int:
-    """Mark `running` executions with a stale heartbeat as lost; how many were."""
+    """Settle `running` executions with a stale heartbeat, each in its own transaction;
+    how many were settled. Each is retried by its task's policy."""
     now = clock()
     cutoff = now - timedelta(seconds=settings.lost_after)
-    with session_factory.begin() as session:
+    with session_factory() as session:
         stale = store.stale_running(session, cutoff, settings.scheduler_batch_size)
-        for execution in stale:
-            error = ErrorInfo(
-                "WorkerLost",
-                f"no heartbeat from worker {execution.worker} since "
-                f"{execution.heartbeat_at.isoformat() if execution.heartbeat_at else 'start'}",
-            )
-            recorded = record_outcome(
-                session, execution, Outcome(ExecutionStatus.LOST, error=error), now
-            )
+    settled = 0
+    for execution_id, timeout in stale:
+        with session_factory.begin() as session:
+            execution = store.get_execution(session, execution_id)
+            outcome = _settlement(execution, timeout, now)
+            recorded = record_outcome(session, execution_id, outcome, now)
+        if recorded is not None:
+            settled += 1
             log.warning(
-                "execution %s (task %s, attempt %s) lost; retry: %s",
-                execution.id,
+                "execution %s (task %s, attempt %s) %s; retry: %s",
+                execution_id,
                 execution.task_name,
                 execution.attempt,
-                recorded.retry_execution_id if recorded else None,
+                recorded.status,
+                recorded.retry_execution_id,
             )
-    return len(stale)
+    return settled
+
+
+def _settlement(execution: Execution, timeout: float | None, now: datetime) -> Outcome:
+    """Past its task's timeout, the hard time limit killed it: timed out. Else: lost."""
+    started = execution.started_at or now
+    if timeout is not None and (now - started).total_seconds() > timeout:
+        message = f"ran past its {timeout:g}s time limit; its worker process was stopped"
+        return Outcome(ExecutionStatus.TIMED_OUT, error=ErrorInfo("TimeLimitExceeded", message))
+    since = execution.heartbeat_at.isoformat() if execution.heartbeat_at else "its start"
+    message = f"no heartbeat from worker {execution.worker} since {since}"
+    return Outcome(ExecutionStatus.LOST, error=ErrorInfo("WorkerLost", message))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -10,6 +11,8 @@ from taskbeat import store
 from taskbeat.clock import Clock
 from taskbeat.models import Task
 from taskbeat.publisher import Publisher, RunMessage
+
+PUBLISH_RETRY_AFTER = timedelta(seconds=2)
 
 
 def run_message(execution_id: int, task: Task) -> RunMessage:
@@ -25,13 +28,15 @@ def publish_leased(
 ) -> list[int]:
     """Publish executions this process holds the publish lease on; the ids published.
 
-    Those published become `queued`; the rest lose their lease at once, so the next
-    scheduler wake-up publishes them instead of waiting for the lease to run out.
+    Those published become `queued`. The rest keep a short lease, so any scheduler
+    tries them again in PUBLISH_RETRY_AFTER seconds rather than at once in a tight
+    loop against a Redis that is down, or only when the full lease runs out.
     """
     published = publisher.publish(messages)
     sent = set(published)
     failed = [m.execution_id for m in messages if m.execution_id not in sent]
+    now = clock()
     with session_factory.begin() as session:
-        store.mark_queued(session, published, clock())
-        store.lease_executions(session, failed, None)
+        store.mark_queued(session, published, now)
+        store.lease_executions(session, failed, now + PUBLISH_RETRY_AFTER)
     return published

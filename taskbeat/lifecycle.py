@@ -18,6 +18,9 @@ from taskbeat.backoff import RetryPolicy, retry_delay
 from taskbeat.models import Execution, Task
 from taskbeat.status import ExecutionStatus, TaskState, Trigger
 
+# A handler's own retry_after is held to the longest delay a task may configure.
+MAX_RETRY_DELAY = 7 * 86400.0
+
 
 @dataclass(frozen=True)
 class ErrorInfo:
@@ -56,6 +59,7 @@ def retry_policy(task: Task) -> RetryPolicy:
 
 def claim(session: Session, execution_id: int, worker: str, now: datetime) -> Execution | None:
     """Take an execution for this worker: scheduled|queued -> running, or None if taken."""
+    task = store.lock_task_of(session, execution_id)
     claimed = store.transition(
         session,
         execution_id,
@@ -69,16 +73,14 @@ def claim(session: Session, execution_id: int, worker: str, now: datetime) -> Ex
         return None
     execution = store.get_execution(session, execution_id)
     session.refresh(execution)
-    if execution.task_id is not None and not execution.test_mode:
-        task = session.get(Task, execution.task_id)
-        if task is not None:
-            task.state = TaskState.RUNNING
+    if task is not None and not execution.test_mode:
+        task.state = TaskState.RUNNING
     return execution
 
 
 def record_outcome(
     session: Session,
-    execution: Execution,
+    execution_id: int,
     outcome: Outcome,
     now: datetime,
     rng: random.Random | None = None,
@@ -88,6 +90,8 @@ def record_outcome(
     None when the execution had already left `running` (e.g. the sweeper declared it
     lost): the late outcome is dropped, so each attempt is recorded once.
     """
+    task = store.lock_task_of(session, execution_id)
+    execution = store.get_execution(session, execution_id)
     started = execution.started_at or now
     written = store.transition(
         session,
@@ -104,7 +108,6 @@ def record_outcome(
     if not written:
         return None
     session.refresh(execution)
-    task = session.get(Task, execution.task_id) if execution.task_id is not None else None
     if task is None or execution.test_mode:
         # A test run, or a task deleted meanwhile, leaves no mark on a task's state.
         return Recorded(execution.id, outcome.status)
@@ -134,7 +137,7 @@ def _after_failure(
     delay = outcome.retry_after
     if delay is None:
         delay = retry_delay(policy, execution.attempt, rng)
-    due_at = now + timedelta(seconds=delay)
+    due_at = now + timedelta(seconds=min(max(delay, 0.0), MAX_RETRY_DELAY))
     # Empty if that attempt exists already (say, the sweeper and a late worker raced).
     added = store.add_executions(session, [_retry_row(execution, due_at, now)])
     retry_id = next(iter(added.values()), None)

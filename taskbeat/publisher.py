@@ -7,6 +7,7 @@ both go through a `Publisher`. `RecordingPublisher` is the stub beside the real 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -14,6 +15,7 @@ from typing import Protocol
 import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
+from kombu.messaging import Producer
 
 from taskbeat.names import RUN_EXECUTION, wakeup_channel
 from taskbeat.settings import Settings
@@ -39,31 +41,51 @@ class Publisher(Protocol):
         ...
 
 
+# Publishing fails fast: a run that could not be published stays in the database and the
+# scheduler tries again shortly, so waiting here (kombu retries for seconds by default)
+# would only hold up the scheduler's wake-up or an API request.
+FAIL_FAST = {"max_retries": 0, "connect_retries_timeout": 2}
+CONNECT_TIMEOUT = 2.0
+
+
 class CeleryPublisher:
+    """Publishes over one long-lived connection, one batch at a time (thread-safe)."""
+
     def __init__(self, celery: Celery, redis_client: redis.Redis, settings: Settings) -> None:
         self._celery = celery
         self._redis = redis_client
         self._channel = wakeup_channel(settings.namespace)
         self._hard_grace = settings.hard_timeout_grace
+        self._connection = celery.connection_for_write(transport_options=FAIL_FAST)
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, celery: Celery) -> CeleryPublisher:
-        return cls(celery, redis.Redis.from_url(settings.redis_url), settings)
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=CONNECT_TIMEOUT,
+        )
+        return cls(celery, client, settings)
 
     def publish(self, messages: Sequence[RunMessage]) -> list[int]:
         published: list[int] = []
         if not messages:
             return published
-        try:
-            # One connection for the whole batch.
-            with self._celery.producer_or_acquire() as producer:
+        with self._lock:
+            try:
+                producer = Producer(self._connection)  # type: ignore[no-untyped-call]
                 for message in messages:
                     self._send(message, producer)
                     published.append(message.execution_id)
-        except (OperationalError, OSError, redis.RedisError):
-            log.exception(
-                "publishing stopped after %d of %d messages", len(published), len(messages)
-            )
+            except (OperationalError, OSError, redis.RedisError) as exc:
+                log.error(
+                    "publishing stopped after %d of %d messages: %s",
+                    len(published),
+                    len(messages),
+                    exc,
+                )
+                self._connection.close()  # reconnect on the next batch
         return published
 
     def _send(self, message: RunMessage, producer: object) -> None:
@@ -90,6 +112,7 @@ class CeleryPublisher:
             log.warning("could not wake the scheduler (it wakes on its own soon): %s", exc)
 
     def close(self) -> None:
+        self._connection.release()
         self._redis.close()
 
 

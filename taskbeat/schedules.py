@@ -59,7 +59,7 @@ class Schedule(Protocol):
 def parse_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "America" is a directory
         raise InvalidInput("timezone", f"unknown time zone {name!r} (use an IANA name)") from exc
 
 

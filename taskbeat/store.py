@@ -31,10 +31,12 @@ from taskbeat.status import (
 def get_task(session: Session, ref: str | int, *, for_update: bool = False) -> Task:
     """A task by id (all digits) or by name; NotFound otherwise."""
     query = select(Task)
-    if isinstance(ref, int) or ref.isdigit():
+    if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
         if int(ref) > MAX_ID:
             raise NotFound(f"no task {ref!r}")
         query = query.where(Task.id == int(ref))
+    elif "\x00" in ref:  # no name holds one, and PostgreSQL refuses it in a query
+        raise NotFound(f"no task {ref!r}")
     else:
         query = query.where(Task.name == ref)
     if for_update:
@@ -100,6 +102,9 @@ class NewExecution:
     finished_at: datetime | None = None
     error_message: str | None = None
 
+    def key(self) -> SlotKey:
+        return (self.task_id, self.scheduled_for, self.attempt)
+
 
 def add_executions(session: Session, rows: Sequence[NewExecution]) -> dict[SlotKey, int]:
     """Insert execution rows in one statement; the new ids by (task, slot, attempt).
@@ -120,6 +125,19 @@ def add_executions(session: Session, rows: Sequence[NewExecution]) -> dict[SlotK
     return {(task_id, slot, attempt): id_ for id_, task_id, slot, attempt in result}
 
 
+def lock_task_of(session: Session, execution_id: int) -> Task | None:
+    """Lock the task an execution belongs to (None if it has none any more).
+
+    Every writer locks a task before its executions: the API locks the task to edit or
+    delete it (deleting touches the executions' foreign key), so a worker or sweeper
+    that locked an execution first could deadlock with it.
+    """
+    task_id = session.scalar(select(Execution.task_id).where(Execution.id == execution_id))
+    if task_id is None:
+        return None
+    return session.scalars(select(Task).where(Task.id == task_id).with_for_update()).first()
+
+
 def transition(session: Session, execution_id: int, target: ExecutionStatus, **values: Any) -> bool:
     """Move an execution to `target` if its status allows it (a compare-and-set).
 
@@ -135,9 +153,14 @@ def transition(session: Session, execution_id: int, target: ExecutionStatus, **v
 
 
 def tasks_with_active_executions(session: Session, task_ids: Iterable[int]) -> set[int]:
+    """Tasks with a run scheduled, queued or running (test runs do not count)."""
     query = (
         select(Execution.task_id)
-        .where(Execution.task_id.in_(list(task_ids)), Execution.status.in_(ACTIVE_STATUSES))
+        .where(
+            Execution.task_id.in_(list(task_ids)),
+            Execution.status.in_(ACTIVE_STATUSES),
+            Execution.test_mode.is_(False),
+        )
         .distinct()
     )
     return {task_id for task_id in session.scalars(query) if task_id is not None}
@@ -226,19 +249,24 @@ def mark_queued(session: Session, execution_ids: Sequence[int], now: datetime) -
         )
 
 
-def stale_running(session: Session, heartbeat_before: datetime, limit: int) -> Sequence[Execution]:
-    """Running executions whose worker stopped heartbeating."""
+def stale_running(
+    session: Session, heartbeat_before: datetime, limit: int
+) -> Sequence[tuple[int, float | None]]:
+    """Running executions whose worker stopped heartbeating: (id, the task's timeout).
+
+    Not locked here: each is then settled by a compare-and-set, task row first.
+    """
     query = (
-        select(Execution)
+        select(Execution.id, Task.timeout)
+        .outerjoin(Task, Task.id == Execution.task_id)
         .where(
             Execution.status == ExecutionStatus.RUNNING,
             Execution.heartbeat_at < heartbeat_before,
         )
         .order_by(Execution.heartbeat_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    return session.scalars(query).all()
+    return [(row[0], row[1]) for row in session.execute(query).all()]
 
 
 def touch_heartbeat(session: Session, execution_id: int, now: datetime) -> bool:

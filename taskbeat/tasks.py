@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from taskbeat import store
@@ -56,7 +57,10 @@ def create_task(
     if task.enabled and task.next_run_at is None:
         raise InvalidInput(*_why_never(task))
     session.add(task)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same name, created at the same moment elsewhere
+        raise Conflict(f"a task named {definition.name!r} already exists") from exc
     return task
 
 

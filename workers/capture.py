@@ -21,7 +21,7 @@ class LineCapture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if len(self.lines) < self.max_lines:
-            self.lines.append(self.format(record))
+            self.lines.append(storable(self.format(record)))
         else:
             self.dropped += 1
 
@@ -40,16 +40,34 @@ def run_logger(handler_name: str, capture: LineCapture) -> logging.Logger:
     return logger
 
 
+def storable(text: str) -> str:
+    """PostgreSQL text cannot hold a NUL character; show it instead of failing."""
+    return text.replace("\x00", "\\x00")
+
+
 def capped_result(value: Any, max_bytes: int) -> Any:
-    """The value as JSON the database can keep: non-JSON values become strings, and a
-    value over `max_bytes` becomes a truncated preview."""
+    """The value as JSON any database keeps: values JSON lacks become strings (objects,
+    NaN and infinities), NULs are shown escaped, and a value over `max_bytes` becomes a
+    truncated preview."""
     text = json.dumps(value, default=str)
-    if len(text.encode()) <= max_bytes:
-        return json.loads(text)
-    return {"truncated": True, "size": len(text.encode()), "preview": text[: max_bytes // 2]}
+    if len(text.encode()) > max_bytes:
+        preview = storable(text[: max_bytes // 2])
+        return {"truncated": True, "size": len(text.encode()), "preview": preview}
+    return _storable_json(json.loads(text, parse_constant=str))
+
+
+def _storable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, list):
+        return [_storable_json(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): _storable_json(item) for key, item in value.items()}
+    return value
 
 
 def capped_text(text: str, max_chars: int) -> str:
+    text = storable(text)
     if len(text) <= max_chars:
         return text
     keep = max_chars // 2

@@ -12,16 +12,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
 from taskbeat.clock import Clock
 from taskbeat.errors import HandlerNotFound, InvalidInput
 from taskbeat.handler import HandlerContext, HandlerRegistry
-from taskbeat.lifecycle import ErrorInfo, Outcome, claim, record_outcome
+from taskbeat.lifecycle import ErrorInfo, Outcome, Recorded, claim, record_outcome
 from taskbeat.models import Execution, Task
 from taskbeat.publisher import Publisher
 from taskbeat.settings import Settings
@@ -103,20 +104,31 @@ def _prepare(
 
 
 def _record(runtime: WorkerRuntime, execution_id: int, outcome: Outcome) -> ExecutionStatus | None:
-    with runtime.session_factory.begin() as session:
-        execution = store.get_execution(session, execution_id)
-        recorded = record_outcome(session, execution, outcome, runtime.clock())
+    try:
+        recorded = _write(runtime, execution_id, outcome)
+    except DataError as exc:
+        # The database refused something the handler produced: record the outcome
+        # without it rather than leave the run `running` (it would be re-run as lost).
+        log.exception("execution %s: outcome refused by the database", execution_id)
+        recorded = _write(runtime, execution_id, _without_payload(outcome, exc))
     if recorded is None:
-        log.warning(
-            "execution %s finished after it was declared %s; outcome dropped",
-            execution_id,
-            execution.status,
-        )
+        log.warning("execution %s had already been settled; outcome dropped", execution_id)
         return None
     log.info("execution %s %s", execution_id, recorded.status)
     if recorded.retry_execution_id is not None:
         runtime.publisher.wake_scheduler()
     return recorded.status
+
+
+def _write(runtime: WorkerRuntime, execution_id: int, outcome: Outcome) -> Recorded | None:
+    with runtime.session_factory.begin() as session:
+        return record_outcome(session, execution_id, outcome, runtime.clock())
+
+
+def _without_payload(outcome: Outcome, exc: DataError) -> Outcome:
+    reason = f"the outcome could not be stored ({type(exc.orig).__name__}); result and logs dropped"
+    error = ErrorInfo("OutcomeNotStored", reason)
+    return replace(outcome, result=None, logs=[], error=error)
 
 
 def _permanent(kind: str, message: str) -> Outcome:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.dispatch import Dispatcher
 from taskbeat import store, tasks
 from taskbeat.definitions import RunRequest
+from taskbeat.enqueue import PUBLISH_RETRY_AFTER
 from taskbeat.models import Execution, Task
 from taskbeat.publisher import RecordingPublisher
 from taskbeat.settings import Settings
@@ -113,10 +114,13 @@ def test_when_redis_refuses_the_row_stays_scheduled_and_the_next_tick_publishes_
     Dispatcher(settings, sessions, refusing, clock).tick()
     [execution] = executions(sessions)
     assert execution.status is ExecutionStatus.SCHEDULED
-    assert execution.publish_lease_until is None  # released at once, not after the lease
+    # Tried again soon, not at once (a tight loop) nor after the whole lease.
+    assert execution.publish_lease_until == clock() + PUBLISH_RETRY_AFTER
 
     working = RecordingPublisher()
-    clock.advance(0.5)
+    Dispatcher(settings, sessions, working, clock).tick()
+    assert working.execution_ids == []
+    clock.advance(PUBLISH_RETRY_AFTER.total_seconds() + 0.001)
     Dispatcher(settings, sessions, working, clock).tick()
     assert working.execution_ids == [execution.id]
     assert executions(sessions)[0].status is ExecutionStatus.QUEUED

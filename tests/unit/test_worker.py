@@ -287,8 +287,8 @@ def test_an_outcome_arriving_after_the_run_was_declared_lost_is_dropped(
     clock.advance(settings.lost_after + 1)
     sweep_lost(settings, sessions, clock)
     with sessions.begin() as session:
-        late = store.get_execution(session, execution.id)
-        assert record_outcome(session, late, Outcome(ExecutionStatus.SUCCEEDED), clock()) is None
+        late = Outcome(ExecutionStatus.SUCCEEDED)
+        assert record_outcome(session, execution.id, late, clock()) is None
     assert history(sessions, task)[0].status is ExecutionStatus.LOST
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from taskbeat.enqueue import PUBLISH_RETRY_AFTER
 from taskbeat.lifecycle import ErrorInfo, Outcome, record_outcome
 from taskbeat.models import Execution, Task
 from taskbeat.status import ExecutionStatus, TaskState, Trigger
@@ -512,8 +513,7 @@ def test_reset_retries_cancels_a_pending_retry(api, sessions, clock):
     clock.advance(1)
     with sessions.begin() as session:
         outcome = Outcome(ExecutionStatus.FAILED, error=ErrorInfo("RuntimeError", "boom"))
-        execution = session.get(Execution, first)
-        recorded = record_outcome(session, execution, outcome, clock(), random.Random(0))
+        recorded = record_outcome(session, first, outcome, clock(), random.Random(0))
     assert recorded is not None and recorded.retry_execution_id is not None
     before = api.get(f"/tasks/{created['id']}").get_json()
     assert (before["status"], before["retry_count"]) == ("retry-scheduled", 1)
@@ -551,8 +551,8 @@ def test_running_a_task_now_writes_a_manual_execution_and_publishes_it(api, publ
     assert stored.publish_lease_until is None
 
 
-def test_a_run_now_that_redis_refuses_stays_scheduled_unleased_and_wakes_the_scheduler(
-    api, publisher, sessions
+def test_a_run_now_that_redis_refuses_stays_scheduled_for_a_retry_and_wakes_the_scheduler(
+    api, publisher, sessions, clock
 ):
     created = new_task(api)
     publisher.fail_after = 0  # Redis went away: nothing publishes from here on
@@ -564,7 +564,7 @@ def test_a_run_now_that_redis_refuses_stays_scheduled_unleased_and_wakes_the_sch
     assert publisher.messages == []
     stored = load_execution(sessions, body["id"])
     assert stored.status is ExecutionStatus.SCHEDULED
-    assert stored.publish_lease_until is None
+    assert stored.publish_lease_until == clock() + PUBLISH_RETRY_AFTER
     assert publisher.wakeups == wakeups + 1
 
 
