@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.auth import check_api_key
 from api.problems import register_problem_handlers
-from api.routes import executions, handlers, health, tasks
+from api.routes import executions, handlers, health, schedules, tasks
 from api.services import EXTENSION, Services
 from handlers import load_registry
 from taskbeat.apikeys import ensure_key
@@ -40,7 +40,7 @@ def create_app(
     )
     v1 = Blueprint("v1", __name__, url_prefix="/api/v1")
     v1.before_request(check_api_key)
-    for module in (tasks, executions, handlers, health):
+    for module in (tasks, executions, handlers, schedules, health):
         v1.register_blueprint(module.blueprint)
     app.register_blueprint(v1)
     register_problem_handlers(app)

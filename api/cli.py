@@ -9,6 +9,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from api.app import create_app, ensure_admin_key
+from api.services import EXTENSION
 from taskbeat.migrate import require_current
 from taskbeat.settings import Settings
 
@@ -39,10 +40,11 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 def command(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve the HTTP API (and dashboard)."""
     app = create_app(settings)
-    require_current(app.extensions["taskbeat"].engine)
+    engine = app.extensions[EXTENSION].engine
+    require_current(engine)
     ensure_admin_key(app)
     # The app is built before forking; each worker process gets fresh connections.
-    app.extensions["taskbeat"].engine.dispose()
+    engine.dispose()
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,

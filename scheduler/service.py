@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.dispatch import Dispatcher
-from scheduler.sweeper import sweep_lost
+from scheduler.sweeper import republish_queued, sweep_lost
 from scheduler.wakeup import Wakeup
 from taskbeat.clock import Clock
 from taskbeat.publisher import Publisher
@@ -31,6 +31,7 @@ class Scheduler:
         self._settings = settings
         self._sessions = session_factory
         self._clock = clock
+        self._publisher = publisher
         self.wakeup = wakeup or Wakeup()
         self.dispatcher = Dispatcher(settings, session_factory, publisher, clock)
         self._last_sweep: datetime | None = None
@@ -75,3 +76,4 @@ class Scheduler:
         if self._last_sweep is None or (now - self._last_sweep).total_seconds() >= interval:
             self._last_sweep = now
             sweep_lost(self._settings, self._sessions, self._clock)
+            republish_queued(self._settings, self._sessions, self._publisher, self._clock)

@@ -1,4 +1,5 @@
-"""Executions whose worker died: settle them as lost (or timed out) and retry them."""
+"""The scheduler's sweeps: runs whose worker died are settled as lost (or timed out) and
+retried; queued runs whose message may be gone are published again."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
 from taskbeat.clock import Clock
+from taskbeat.enqueue import run_message
 from taskbeat.lifecycle import ErrorInfo, Outcome, record_outcome
 from taskbeat.models import Execution
+from taskbeat.publisher import Publisher
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus
 
@@ -52,3 +55,28 @@ def _settlement(execution: Execution, timeout: float | None, now: datetime) -> O
     since = execution.heartbeat_at.isoformat() if execution.heartbeat_at else "its start"
     message = f"no heartbeat from worker {execution.worker} since {since}"
     return Outcome(ExecutionStatus.LOST, error=ErrorInfo("WorkerLost", message))
+
+
+def republish_queued(
+    settings: Settings, session_factory: sessionmaker[Session], publisher: Publisher, clock: Clock
+) -> int:
+    """Publish again the queued runs whose message may be gone; how many.
+
+    All of them when Redis has lost its data since we last looked (it restarted without
+    persistence, or was flushed); otherwise those waiting longer than `requeue_after`
+    (a message acked by a worker that then failed to claim, say).
+    """
+    now = clock()
+    cutoff = (
+        None if publisher.broker_was_reset() else now - timedelta(seconds=settings.requeue_after)
+    )
+    with session_factory() as session:
+        stale = store.queued_before(session, cutoff, settings.scheduler_batch_size)
+        messages = [run_message(execution.id, task) for execution, task in stale]
+    published = publisher.publish(messages)
+    with session_factory.begin() as session:
+        store.mark_requeued(session, published, now)
+    if published:
+        reason = "Redis lost its data" if cutoff is None else "unclaimed too long"
+        log.warning("published %d queued runs again (%s)", len(published), reason)
+    return len(published)

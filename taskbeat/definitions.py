@@ -33,7 +33,9 @@ class TaskSettings(BaseModel):
     timeout: float | None = Field(default=None, gt=0, le=WEEK)
     overlap: OverlapPolicy = OverlapPolicy.SKIP
     misfire: MisfirePolicy = MisfirePolicy.RUN_ONCE
-    misfire_grace: float = Field(default=60.0, ge=0, le=WEEK)
+    # At least a second: a scheduler wakes a few milliseconds after a slot, and a zero
+    # grace would make every slot late.
+    misfire_grace: float = Field(default=60.0, ge=1, le=WEEK)
     jitter: float = Field(default=0.0, ge=0, le=3600)
     start_at: datetime | None = None
     end_at: datetime | None = None

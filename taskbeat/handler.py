@@ -59,7 +59,7 @@ class HandlerContext:
     execution_id: int
     scheduled_at: datetime  # the slot this run belongs to (a retry keeps its slot)
     periodicity: str  # the task's schedule as written
-    execution_count: int  # scheduled runs of the task so far, this one included
+    execution_count: int  # slots the scheduler has dispatched for the task (run_count)
     last_execution: dict[str, Any] | None  # the previous finished run, if any
     attempt: int  # 1 for the first try of a slot, 2 for its first retry, ...
     test_mode: bool

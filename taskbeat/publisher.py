@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -17,7 +18,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 from kombu.messaging import Producer
 
-from taskbeat.names import RUN_EXECUTION, wakeup_channel
+from taskbeat.names import RUN_EXECUTION, broker_epoch_key, wakeup_channel
 from taskbeat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ class Publisher(Protocol):
         """Ask the schedulers to look at the database now (best effort)."""
         ...
 
+    def broker_was_reset(self) -> bool:
+        """True once after Redis lost its data (and on first use): whatever was queued
+        before may be gone and must be published again."""
+        ...
+
 
 # Publishing fails fast: a run that could not be published stays in the database and the
 # scheduler tries again shortly, so waiting here (kombu retries for seconds by default)
@@ -55,6 +61,7 @@ class CeleryPublisher:
         self._celery = celery
         self._redis = redis_client
         self._channel = wakeup_channel(settings.namespace)
+        self._epoch_key = broker_epoch_key(settings.namespace)
         self._hard_grace = settings.hard_timeout_grace
         self._connection = celery.connection_for_write(transport_options=FAIL_FAST)
         self._lock = threading.Lock()
@@ -111,6 +118,10 @@ class CeleryPublisher:
         except redis.RedisError as exc:
             log.warning("could not wake the scheduler (it wakes on its own soon): %s", exc)
 
+    def broker_was_reset(self) -> bool:
+        # SET NX: only one scheduler sees the key missing, and it republishes.
+        return bool(self._redis.set(self._epoch_key, uuid.uuid4().hex, nx=True))
+
     def close(self) -> None:
         self._connection.release()
         self._redis.close()
@@ -123,6 +134,7 @@ class RecordingPublisher:
     messages: list[RunMessage] = field(default_factory=list)
     wakeups: int = 0
     fail_after: int | None = None
+    reset: bool = False  # set to make the next broker_was_reset() say Redis lost its data
 
     def publish(self, messages: Sequence[RunMessage]) -> list[int]:
         published: list[int] = []
@@ -135,6 +147,10 @@ class RecordingPublisher:
 
     def wake_scheduler(self) -> None:
         self.wakeups += 1
+
+    def broker_was_reset(self) -> bool:
+        was_reset, self.reset = self.reset, False
+        return was_reset
 
     @property
     def execution_ids(self) -> list[int]:

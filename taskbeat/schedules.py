@@ -38,8 +38,12 @@ NICKNAMES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+# Where "does this cron ever fire?" is asked from: any fixed time will do, and a fixed one
+# keeps parsing free of the clock.
+NEVER_FIRES_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 EVERY = re.compile(r"^every\s+(\d+)\s+(second|minute|hour|day)s?$", re.IGNORECASE)
+RANDOMIZED = re.compile(r"(?<![a-z])[rh](?![a-z])", re.IGNORECASE)
 # A wall-clock time can be shadowed by a DST fold; this bounds the walk past it.
 _MAX_CRON_STEPS = 100_000
 
@@ -176,7 +180,7 @@ class CronSchedule:
             second_at_beginning=with_seconds,
         )
         schedule = cls(text, expression, zone, with_seconds, _iterator=iterator)
-        if schedule.next_fire_time(datetime.now(UTC)) is None:
+        if schedule.next_fire_time(NEVER_FIRES_PROBE) is None:
             raise InvalidSchedule(f"{text!r} never fires")
         return schedule
 
@@ -206,10 +210,27 @@ def wall_clock_to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
+def client_time(value: datetime, zone: ZoneInfo, field: str) -> datetime:
+    """A time a client sent, as UTC; without an offset it is wall-clock time in `zone`."""
+    try:
+        if value.tzinfo is None:
+            return wall_clock_to_utc(value, zone)
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(field, "is out of the calendar's range") from exc
+
+
 def _check_cron_fields(fields: list[str], with_seconds: bool) -> None:
     """Name the first bad field, by asking croniter about each field on its own."""
     names = CRON_FIELDS_6 if with_seconds else CRON_FIELDS_5
     for index, name in enumerate(names):
+        if RANDOMIZED.search(fields[index]):
+            # croniter picks R (and H without a seed) afresh in each process, so the
+            # API's preview and each scheduler would disagree on the time.
+            raise InvalidSchedule(
+                f"cron field {name} {fields[index]!r}: random (R) and hashed (H) values "
+                "are not supported; write the time you want"
+            )
         probe = ["*"] * len(fields)
         probe[index] = fields[index]
         if not croniter.is_valid(" ".join(probe), second_at_beginning=with_seconds):

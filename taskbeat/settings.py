@@ -37,6 +37,9 @@ class Settings(BaseModel):
     sweep_interval: Seconds = 10.0
     run_all_cap: int = Field(default=100, ge=1)
 
+    # A queued run nobody claimed for this long is published again (its message may have
+    # been lost); a duplicate is harmless, the claim lets one through.
+    requeue_after: Seconds = 900.0
     heartbeat_interval: Seconds = 10.0
     lost_after: Seconds = 60.0
     # The hard time limit is the task's timeout plus this, so the soft limit fires first.

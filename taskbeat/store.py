@@ -269,6 +269,33 @@ def stale_running(
     return [(row[0], row[1]) for row in session.execute(query).all()]
 
 
+def queued_before(
+    session: Session, cutoff: datetime | None, limit: int
+) -> Sequence[tuple[Execution, Task]]:
+    """Executions published before `cutoff` (any, if None) that no worker has claimed."""
+    query = (
+        select(Execution, Task)
+        .join(Task, Task.id == Execution.task_id)
+        .where(Execution.status == ExecutionStatus.QUEUED)
+        .order_by(Execution.enqueued_at)
+        .limit(limit)
+    )
+    if cutoff is not None:
+        query = query.where(Execution.enqueued_at < cutoff)
+    return [(row[0], row[1]) for row in session.execute(query).all()]
+
+
+def mark_requeued(session: Session, execution_ids: Sequence[int], now: datetime) -> None:
+    """Published again: the queue wait counts from now (rows claimed meanwhile keep theirs)."""
+    if execution_ids:
+        session.execute(
+            update(Execution)
+            .where(Execution.id.in_(execution_ids), Execution.status == ExecutionStatus.QUEUED)
+            .values(enqueued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def touch_heartbeat(session: Session, execution_id: int, now: datetime) -> bool:
     result = session.execute(
         update(Execution)

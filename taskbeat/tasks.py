@@ -5,7 +5,7 @@ Each validates everything before it writes anything, inside the caller's transac
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from taskbeat.definitions import (
 from taskbeat.errors import Conflict, HandlerNotFound, InvalidInput
 from taskbeat.handler import HandlerRegistry, HandlerSpec
 from taskbeat.models import Execution, Task
-from taskbeat.schedules import parse_schedule, parse_timezone, wall_clock_to_utc
+from taskbeat.schedules import client_time, parse_schedule, parse_timezone
 from taskbeat.slots import first_slot, schedule_of, within_bounds
 from taskbeat.status import ExecutionStatus, TaskState, Trigger
 
@@ -150,14 +150,17 @@ def create_manual_run(
 ) -> tuple[Execution, Task]:
     """An execution to run now, leased so the caller can publish it straight away.
 
-    Its slot is the request time; two requests in the same microsecond get the next
-    free microsecond, since the unique key allows one execution per slot.
+    Its slot is the request time, moved on by a microsecond while that is taken (the
+    unique key allows one execution per slot) or is the task's own next slot, which the
+    scheduler will need.
     """
     task = store.get_task(session, ref)
     if request.params is not None:
         _handler(registry, task.handler).validate_params(request.params)
     for step in range(_MAX_SLOT_PROBES):
         slot = now + timedelta(microseconds=step)
+        if slot == task.next_run_at:
+            continue
         row = store.NewExecution(
             task_id=task.id,
             task_name=task.name,
@@ -241,15 +244,7 @@ def _rearm(task: Task, now: datetime) -> None:
 
 
 def _as_utc(value: datetime | None, zone: ZoneInfo, field: str) -> datetime | None:
-    """A time from the client; without an offset it is wall-clock time in the task's zone."""
-    if value is None:
-        return None
-    try:
-        if value.tzinfo is None:
-            return wall_clock_to_utc(value, zone)
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise InvalidInput(field, "is out of the calendar's range") from exc
+    return None if value is None else client_time(value, zone, field)
 
 
 def _handler(registry: HandlerRegistry, name: str) -> HandlerSpec:

@@ -29,7 +29,15 @@ def fail_permanently(params: dict[str, Any], context: HandlerContext) -> None:
 
 @handler("retry-later", description="Raises RetryableError with its own delay.")
 def retry_later(params: dict[str, Any], context: HandlerContext) -> None:
-    raise RetryableError("busy", retry_after=7)
+    raise RetryableError("busy", retry_after=float(params.get("after", 7)))
+
+
+@handler("odd-values", description="Returns or raises values JSON or PostgreSQL cannot hold.")
+def odd_values(params: dict[str, Any], context: HandlerContext) -> dict[str, Any]:
+    context.logger.info("a NUL \x00 in a log line")
+    if params.get("return"):
+        return {"ratio": float("nan"), "big": float("inf"), "text": "a\x00b"}
+    raise PermanentError("bad \x00 byte")
 
 
 @handler("chatty", description="Logs many lines and returns a big result.")

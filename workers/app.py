@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Reject
 from celery.signals import worker_process_shutdown, worker_shutdown
 from sqlalchemy import Engine
 
@@ -18,9 +20,10 @@ from taskbeat.handler import HandlerRegistry
 from taskbeat.names import RUN_EXECUTION
 from taskbeat.publisher import CeleryPublisher
 from taskbeat.settings import Settings
-from workers.execution import WorkerRuntime, run_execution
+from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 
 log = logging.getLogger(__name__)
+REQUEUE_PAUSE = 1.0  # seconds a worker waits before handing back a message it cannot claim
 
 
 class RuntimeHolder:
@@ -67,7 +70,12 @@ def create_worker_app(settings: Settings, registry: HandlerRegistry | None = Non
             log.error("dropped a message whose execution id is %r, not an integer", execution_id)
             return None
         worker = f"{self.request.hostname or 'worker'}:{os.getpid()}"
-        status = run_execution(holder.get(), execution_id, worker)
+        try:
+            status = run_execution(holder.get(), execution_id, worker)
+        except DatabaseUnavailable as exc:
+            log.warning("%s; the message goes back to the queue", exc)
+            time.sleep(REQUEUE_PAUSE)  # do not spin on a database that is down
+            raise Reject(str(exc), requeue=True) from exc
         return status.value if status else None
 
     # Celery's shutdown signals are process-wide: any worker stopping in this process

@@ -15,12 +15,12 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
 from taskbeat.clock import Clock
-from taskbeat.errors import HandlerNotFound, InvalidInput
+from taskbeat.errors import HandlerNotFound, InvalidInput, TaskbeatError
 from taskbeat.handler import HandlerContext, HandlerRegistry
 from taskbeat.lifecycle import ErrorInfo, Outcome, Recorded, claim, record_outcome
 from taskbeat.models import Execution, Task
@@ -45,14 +45,22 @@ class WorkerRuntime:
     clock: Clock
 
 
+class DatabaseUnavailable(TaskbeatError):
+    """The execution could not be claimed because the database is unreachable: the
+    message must go back to the queue, not be acknowledged and lost."""
+
+
 def run_execution(runtime: WorkerRuntime, execution_id: int, worker: str) -> ExecutionStatus | None:
     """Run one execution; its final status, or None if another worker had it."""
-    with runtime.session_factory.begin() as session:
-        execution = claim(session, execution_id, worker, runtime.clock())
-        if execution is None:
-            log.info("execution %s was already claimed; message dropped", execution_id)
-            return None
-        prepared = _prepare(session, runtime, execution)
+    try:
+        with runtime.session_factory.begin() as session:
+            execution = claim(session, execution_id, worker, runtime.clock())
+            if execution is None:
+                log.info("execution %s was already claimed; message dropped", execution_id)
+                return None
+            prepared = _prepare(session, runtime, execution)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot claim execution {execution_id}: {exc}") from exc
     log.info(
         "running execution %s (task %s, attempt %s)",
         execution_id,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+import redis
 from celery.contrib.testing.worker import start_worker
 
 from scheduler.wakeup import Wakeup, WakeupListener
@@ -93,8 +94,17 @@ def test_a_real_worker_runs_an_execution_published_to_redis(worker, publisher, s
     assert done.worker is not None
 
 
+def queue_drained(settings: Settings) -> bool:
+    """Every message delivered and acknowledged: none waiting, none in flight."""
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        return client.llen(settings.default_queue) == 0 and client.hlen("unacked") == 0
+    finally:
+        client.close()
+
+
 def test_duplicate_messages_for_one_execution_run_the_handler_once(
-    worker, publisher, sessions, registry
+    worker, publisher, sessions, registry, settings
 ):
     execution = manual_run(sessions, registry, "count-runs")
     message = RunMessage(execution.id, "integration")
@@ -102,7 +112,7 @@ def test_duplicate_messages_for_one_execution_run_the_handler_once(
 
     wait_for(lambda: status_of(sessions, execution.id) is ExecutionStatus.SUCCEEDED)
     publisher.publish([message])  # and one more after it finished
-    time.sleep(0.5)  # give a wrong second run the chance to happen
+    wait_for(lambda: queue_drained(settings))
     assert sample_handlers.RUNS[execution.id] == 1
 
 
@@ -134,6 +144,20 @@ def test_a_failed_attempt_gets_its_retry_row_and_the_scheduler_is_woken(
     assert retry.attempt == 2
     assert retry.status is ExecutionStatus.SCHEDULED
     assert retry.due_at - retry.created_at == timedelta(seconds=60)
+
+
+def test_redis_losing_its_data_is_noticed_once_by_one_scheduler(settings, publisher):
+    other = CeleryPublisher.from_settings(settings, make_celery(settings))
+    try:
+        assert publisher.broker_was_reset()  # first look: nothing known yet
+        assert not publisher.broker_was_reset()
+        assert not other.broker_was_reset()
+        redis.Redis.from_url(
+            settings.redis_url
+        ).flushdb()  # what a restart without persistence does
+        assert [publisher.broker_was_reset(), other.broker_was_reset()].count(True) == 1
+    finally:
+        other.close()
 
 
 def test_publishing_to_a_redis_that_is_gone_reports_nothing_published(settings, sessions):

@@ -7,19 +7,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.dispatch import Dispatcher
+from scheduler.dispatch import Dispatcher, _jitter
 from taskbeat import store, tasks
 from taskbeat.definitions import RunRequest
 from taskbeat.enqueue import PUBLISH_RETRY_AFTER
 from taskbeat.models import Execution, Task
 from taskbeat.publisher import RecordingPublisher
 from taskbeat.settings import Settings
-from taskbeat.status import ExecutionStatus, TaskState, Trigger
+from taskbeat.status import ExecutionStatus, TaskState, TaskStatus, Trigger
 from taskbeat.store import NewExecution
-from tests.conftest import FixedClock
+from tests.conftest import START, FixedClock
 
 
 @pytest.fixture
@@ -232,20 +232,81 @@ def test_a_full_batch_asks_for_another_tick_at_once(
     assert (second.more, second.published) == (False, 1)
 
 
-def test_jitter_delays_a_slot_by_the_same_amount_whoever_computes_it(
+def test_jitter_spreads_slots_and_holds_each_run_until_its_jittered_time(
     dispatcher, make_task, publisher, sessions, clock
 ):
+    for number in range(20):
+        make_task(name=f"t{number}", schedule="every 60 seconds", jitter=30)
+    slot = START + timedelta(seconds=60)
+    clock.set(slot)
+    dispatcher.tick()
+    delays = [(e.due_at - e.scheduled_for).total_seconds() for e in executions(sessions)]
+    assert all(0 <= delay < 30 for delay in delays)
+    assert len(set(delays)) > 10, "the delays are not spread"
+    published_at_slot = len(publisher.messages)
+    assert published_at_slot == delays.count(0.0)
+    clock.advance(30)
+    dispatcher.tick()
+    assert len(publisher.messages) == 20
+
+
+def test_a_slots_jitter_is_the_same_whichever_scheduler_computes_it(make_task, clock):
     task = make_task(schedule="every 60 seconds", jitter=30)
+    slot = task.next_run_at
+    assert _jitter(task, slot) == _jitter(task, slot)
+    assert _jitter(task, slot) != _jitter(task, slot + timedelta(seconds=60))
+
+
+def test_a_test_run_does_not_make_a_slot_skip_for_overlap(
+    dispatcher, make_task, publisher, sessions, clock, registry
+):
+    task = make_task(schedule="every 60 seconds")
+    with sessions.begin() as session:
+        tasks.create_manual_run(
+            session, task.name, RunRequest(test_mode=True), registry,
+            now=clock(), lease_until=clock(),
+        )  # fmt: skip
     clock.set(task.next_run_at)
     dispatcher.tick()
-    [execution] = executions(sessions)
-    delay = (execution.due_at - execution.scheduled_for).total_seconds()
-    assert 0 <= delay < 30
-    if delay > 0:
-        assert publisher.messages == []
-        clock.set(execution.due_at)
-        dispatcher.tick()
-    assert publisher.execution_ids == [execution.id]
+    scheduled = [e for e in executions(sessions) if e.trigger is Trigger.SCHEDULE]
+    assert [e.status for e in scheduled] == [ExecutionStatus.QUEUED]
+
+
+def test_a_one_time_task_whose_only_slot_is_skipped_is_failed_not_completed(
+    dispatcher, make_task, sessions, clock
+):
+    task = make_task(schedule="now", misfire="skip", misfire_grace=10)
+    clock.advance(60)
+    dispatcher.tick()
+    [skipped] = executions(sessions)
+    assert skipped.status is ExecutionStatus.SKIPPED
+    assert reload(sessions, task).status is TaskStatus.FAILED
+
+
+def test_a_recurring_task_whose_last_slot_is_skipped_is_completed(
+    dispatcher, make_task, sessions, clock
+):
+    task = make_task(
+        schedule="every 60 seconds", end_at=(START + timedelta(seconds=90)).isoformat(),
+        misfire="skip", misfire_grace=10,
+    )  # fmt: skip
+    clock.set(task.next_run_at + timedelta(seconds=40))
+    dispatcher.tick()
+    task = reload(sessions, task)
+    assert (task.status, task.next_run_at) == (TaskStatus.COMPLETED, None)
+
+
+def test_a_one_time_task_stays_done_when_its_history_is_pruned_and_it_is_resumed(
+    dispatcher, make_task, sessions, clock
+):
+    task = make_task(schedule="now")
+    dispatcher.tick()
+    with sessions.begin() as session:
+        session.execute(delete(Execution))
+        tasks.pause_task(session, task.name, now=clock())
+        resumed = tasks.resume_task(session, task.name, now=clock())
+        assert resumed.next_run_at is None
+    assert reload(sessions, task).last_slot_at == START
 
 
 def test_a_schedule_that_no_longer_parses_stops_its_task_instead_of_looping(

@@ -283,3 +283,19 @@ def test_a_now_task_runs_at_its_creation_and_is_then_never_due():
     task = make_task(schedule="now", recurring=False, next_run_at=CREATED)
     result = plan(task, CREATED + timedelta(seconds=1))
     assert result == Plan(run=[Slot(CREATED, Trigger.SCHEDULE)], skipped=[], next_run_at=None)
+
+
+def test_run_all_catch_up_runs_are_dispatched_together_even_with_overlap_skip():
+    """Overlap is checked against runs already active: the missed slots run_all brings
+    back are released together (run_all asks for every one of them)."""
+    now = SLOT + 3 * MINUTE
+    task = make_task(misfire=MisfirePolicy.RUN_ALL, overlap=OverlapPolicy.SKIP)
+    assert run_times(plan(task, now)) == minutes_after_slot(0, 1, 2, 3)
+
+
+def test_run_all_with_a_run_still_active_skips_every_missed_slot():
+    now = SLOT + 3 * MINUTE
+    task = make_task(misfire=MisfirePolicy.RUN_ALL, overlap=OverlapPolicy.SKIP)
+    result = plan(task, now, has_active=True)
+    assert result.run == []
+    assert skipped_times(result) == minutes_after_slot(0, 1, 2, 3)

@@ -52,15 +52,43 @@ def test_a_failing_wake_up_is_logged_and_retried_after_a_pause(settings, publish
         engine.dispose()
 
 
-def test_stop_ends_the_loop_even_while_it_sleeps(scheduler):
+@pytest.fixture
+def looping(settings, sessions, publisher, clock):
+    """A scheduler whose loop runs in a thread, sleeping up to 60 s between wake-ups;
+    yields it and an event set after each wake-up."""
+    patient = settings.model_copy(update={"scheduler_max_sleep": 60.0})
+    scheduler = Scheduler(patient, sessions, publisher, clock)
+    woke = threading.Event()
+    original = scheduler.run_once
+
+    def run_once() -> float:
+        delay = original()
+        woke.set()
+        return delay
+
+    scheduler.run_once = run_once  # type: ignore[method-assign]
     thread = threading.Thread(target=scheduler.run)
     thread.start()
+    assert woke.wait(5), "the loop did not start"
+    yield scheduler, woke
     scheduler.stop()
     thread.join(timeout=5)
     assert not thread.is_alive()
 
 
-def test_the_wakeup_cuts_a_sleep_short(scheduler):
-    scheduler.wakeup.set()
-    assert scheduler.wakeup.wait(10) is True
-    assert scheduler.wakeup.wait(0.01) is False
+def test_stop_ends_the_loop_while_it_sleeps(looping):
+    scheduler, woke = looping
+    woke.clear()
+    scheduler.stop()
+    assert not woke.wait(0.5), "the loop woke up for another tick after stop()"
+
+
+def test_a_wakeup_makes_the_sleeping_loop_dispatch_a_new_task_at_once(
+    looping, make_task, publisher
+):
+    scheduler, woke = looping
+    woke.clear()
+    make_task(schedule="now")  # due at once; the loop would otherwise sleep 60 s
+    scheduler.wakeup.set()  # what the API's pub/sub message does
+    assert woke.wait(5)
+    assert len(publisher.messages) == 1

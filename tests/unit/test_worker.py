@@ -6,16 +6,21 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from celery.exceptions import Reject
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.sweeper import sweep_lost
+from scheduler.dispatch import Dispatcher
+from scheduler.sweeper import republish_queued, sweep_lost
 from taskbeat import store, tasks
+from taskbeat.db import make_engine, make_session_factory
 from taskbeat.definitions import RunRequest
 from taskbeat.lifecycle import Outcome, claim, record_outcome
 from taskbeat.models import Execution, Task
+from taskbeat.names import RUN_EXECUTION
 from taskbeat.status import ExecutionStatus, TaskState, TaskStatus, Trigger
-from workers.execution import WorkerRuntime, run_execution
+from workers.app import create_worker_app
+from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 
 WORKER = "test@host:1"
 
@@ -218,18 +223,25 @@ def test_params_overridden_by_run_now_are_validated_and_used(runtime, make_task,
 
 
 def test_the_context_carries_slot_periodicity_count_and_last_execution(
-    runtime, make_task, run_now, sessions
+    runtime, make_task, run_now, sessions, settings, publisher, clock
 ):
     task = make_task(handler="needs-count", params={"count": 2}, schedule="*/5 * * * *")
-    run_execution(runtime, run_now(task).id, WORKER)
-    second = run_now(task)
-    run_execution(runtime, second.id, WORKER)
-    first_done, second_done = history(sessions, task)
-    assert first_done.result["last_execution"] is None
-    assert second_done.result["last_execution"]["id"] == first_done.id
-    assert second_done.result["last_execution"]["status"] == "succeeded"
-    assert second_done.result["periodicity"] == "*/5 * * * *"
-    assert second_done.result["scheduled_at"] == second.scheduled_for.isoformat()
+    clock.set(task.next_run_at)
+    Dispatcher(settings, sessions, publisher, clock).tick()
+    [scheduled_id] = publisher.execution_ids
+    run_execution(runtime, scheduled_id, WORKER)
+    manual = run_now(task)
+    run_execution(runtime, manual.id, WORKER)
+
+    first, second = history(sessions, task)
+    assert first.result["scheduled_at"] == task.next_run_at.isoformat()
+    assert first.result["execution_count"] == 1  # the slot just dispatched
+    assert first.result["last_execution"] is None
+    assert second.result["execution_count"] == 1  # a manual run is not a slot
+    assert second.result["last_execution"]["id"] == first.id
+    assert second.result["last_execution"]["status"] == "succeeded"
+    assert second.result["periodicity"] == "*/5 * * * *"
+    assert second.result["scheduled_at"] == manual.scheduled_for.isoformat()
 
 
 def test_a_test_mode_run_leaves_the_task_untouched(runtime, make_task, run_now, sessions):
@@ -292,14 +304,113 @@ def test_an_outcome_arriving_after_the_run_was_declared_lost_is_dropped(
     assert history(sessions, task)[0].status is ExecutionStatus.LOST
 
 
-def test_a_run_of_a_deleted_task_fails_cleanly(runtime, make_task, run_now, sessions, clock):
+def test_deleting_a_task_cancels_its_queued_run_so_the_message_runs_nothing(
+    runtime, make_task, run_now, sessions, clock
+):
     task = make_task(handler="echo")
     execution = run_now(task)
     with sessions.begin() as session:
-        session.execute(
-            Execution.__table__.update()
-            .where(Execution.id == execution.id)
-            .values(status=ExecutionStatus.QUEUED)
-        )
         tasks.delete_task(session, task.name, now=clock())
-    assert run_execution(runtime, execution.id, WORKER) is None  # cancelled on delete
+    assert run_execution(runtime, execution.id, WORKER) is None
+    with sessions() as session:
+        assert store.get_execution(session, execution.id).status is ExecutionStatus.CANCELLED
+
+
+def test_a_run_whose_task_row_vanished_fails_without_retry(runtime, make_task, run_now, sessions):
+    """An operator deleting rows by hand leaves a queued run without a task."""
+    task = make_task(handler="echo", max_retries=3)
+    execution = run_now(task)
+    with sessions.begin() as session:
+        session.execute(update(Execution).where(Execution.id == execution.id).values(task_id=None))
+    assert run_execution(runtime, execution.id, WORKER) is ExecutionStatus.FAILED
+    with sessions() as session:
+        failed = store.get_execution(session, execution.id)
+    assert failed.error_type == "TaskDeleted"
+
+
+def test_a_database_that_is_down_hands_the_message_back(settings, registry, publisher, clock):
+    broken = settings.model_copy(update={"database_url": "sqlite:////nonexistent/dir/x.db"})
+    engine = make_engine(broken.database_url)
+    try:
+        runtime = WorkerRuntime(broken, make_session_factory(engine), registry, publisher, clock)
+        with pytest.raises(DatabaseUnavailable):
+            run_execution(runtime, 1, WORKER)
+    finally:
+        engine.dispose()
+
+
+def test_the_celery_task_rejects_with_requeue_when_the_database_is_down(
+    settings, registry, monkeypatch
+):
+    monkeypatch.setattr("workers.app.REQUEUE_PAUSE", 0)
+    broken = settings.model_copy(update={"database_url": "sqlite:////nonexistent/dir/x.db"})
+    app = create_worker_app(broken, registry)
+    with pytest.raises(Reject) as rejected:
+        app.tasks[RUN_EXECUTION].run(1)
+    assert rejected.value.requeue is True
+
+
+def test_values_json_and_postgresql_cannot_hold_are_stored_as_text(
+    runtime, make_task, run_now, sessions
+):
+    task = make_task(handler="odd-values")
+    run_execution(runtime, run_now(task).id, WORKER)
+    [failed] = history(sessions, task)
+    assert failed.result is None
+    assert failed.error_message == "bad \\x00 byte"
+    assert "\x00" not in "".join(failed.logs)
+    task = make_task(name="nan", handler="odd-values", params={"return": True})
+    run_execution(runtime, run_now(task).id, WORKER)
+    [done] = history(sessions, task)
+    assert done.result == {"ratio": "NaN", "big": "Infinity", "text": "a\\x00b"}
+
+
+def test_a_handlers_own_retry_delay_is_held_to_a_week(runtime, make_task, run_now, sessions, clock):
+    task = make_task(handler="retry-later", max_retries=1, params={"after": "inf"})
+    run_execution(runtime, run_now(task).id, WORKER)
+    _, retry = history(sessions, task)
+    assert retry.due_at == clock() + timedelta(days=7)
+
+
+def test_a_run_past_its_timeout_whose_worker_died_is_timed_out_not_lost(
+    settings, sessions, clock, make_task, run_now
+):
+    task = make_task(handler="echo", timeout=30)
+    execution = run_now(task)
+    with sessions.begin() as session:
+        claim(session, execution.id, WORKER, clock())
+    clock.advance(settings.lost_after + 1)
+    assert sweep_lost(settings, sessions, clock) == 1
+    [timed_out] = history(sessions, task)
+    assert timed_out.status is ExecutionStatus.TIMED_OUT
+    assert "30s time limit" in timed_out.error_message
+
+
+def test_queued_runs_unclaimed_too_long_are_published_again(
+    settings, sessions, publisher, clock, make_task
+):
+    task = make_task(handler="echo", schedule="every 60 seconds")
+    clock.set(task.next_run_at)
+    Dispatcher(settings, sessions, publisher, clock).tick()
+    [execution_id] = publisher.execution_ids
+    clock.advance(settings.requeue_after - 1)
+    assert republish_queued(settings, sessions, publisher, clock) == 0
+    clock.advance(2)
+    assert republish_queued(settings, sessions, publisher, clock) == 1
+    assert publisher.execution_ids == [execution_id, execution_id]
+    assert republish_queued(settings, sessions, publisher, clock) == 0  # the wait restarts
+
+
+def test_every_queued_run_is_published_again_when_redis_lost_its_data(
+    settings, sessions, publisher, clock, make_task, runtime
+):
+    first = make_task(name="a", handler="echo", schedule="every 60 seconds")
+    make_task(name="b", handler="echo", schedule="every 60 seconds")
+    clock.set(first.next_run_at)
+    Dispatcher(settings, sessions, publisher, clock).tick()
+    claimed, waiting = publisher.execution_ids
+    with sessions.begin() as session:
+        claim(session, claimed, WORKER, clock())
+    publisher.reset = True
+    assert republish_queued(settings, sessions, publisher, clock) == 1
+    assert publisher.execution_ids[-1] == waiting

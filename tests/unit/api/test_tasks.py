@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from scheduler.dispatch import Dispatcher
 from taskbeat.enqueue import PUBLISH_RETRY_AFTER
 from taskbeat.lifecycle import ErrorInfo, Outcome, record_outcome
 from taskbeat.models import Execution, Task
@@ -642,14 +643,23 @@ def test_a_bad_next_runs_count_is_a_422_naming_count(api, count):
     assert error_fields(api.get(f"/tasks/{created['id']}/next-runs?count={count}")) == ["count"]
 
 
-def test_manual_runs_do_not_count_as_dispatched_slots(api, sessions):
-    """A run-now at a one-time task's own time must not stop the scheduled run."""
+def test_a_run_now_at_a_one_time_tasks_own_time_does_not_stop_the_scheduled_run(
+    api, sessions, settings, publisher, clock
+):
     created = new_task(api, schedule="2026-11-24T12:00:00Z")
     assert created["next_run_at"] == START.isoformat()
     api.post(f"/tasks/{created['id']}/actions/run")
     # max_runs is a timing field: the change re-arms the task from its schedule.
     body = api.patch(f"/tasks/{created['id']}", json={"max_runs": 3}).get_json()
     assert body["next_run_at"] == START.isoformat()
+    Dispatcher(settings, sessions, publisher, clock).tick()
     with sessions() as session:
-        triggers = session.scalars(select(Execution.trigger)).all()
-    assert triggers == [Trigger.MANUAL]
+        rows = session.execute(
+            select(Execution.trigger, Execution.status).order_by(Execution.id)
+        ).all()
+    # The slot is taken (not swallowed by the manual run's row); the overlap policy then
+    # skips it, since the manual run is still queued.
+    assert [tuple(row) for row in rows] == [
+        (Trigger.MANUAL, ExecutionStatus.QUEUED),
+        (Trigger.SCHEDULE, ExecutionStatus.SKIPPED),
+    ]

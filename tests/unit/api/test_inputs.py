@@ -1,0 +1,114 @@
+"""Input that once slipped past validation into a 500: each is now a clear 4xx."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskbeat.models import Task
+from tests.unit.api.conftest import assert_problem, count_rows, error_fields
+
+TASK = {"name": "report", "handler": "echo", "schedule": "@daily"}
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(api, sessions, constant):
+    body = '{"name": "report", "handler": "echo", "schedule": "@daily", "params": {"x": %s}}'
+    response = api.post("/tasks", data=body % constant, content_type="application/json")
+    assert_problem(response, 400)
+    assert count_rows(sessions, Task) == 0
+
+
+def test_a_body_nested_too_deeply_is_a_400(api):
+    response = api.post("/tasks", data="[" * 100_000 + "]" * 100_000)
+    assert_problem(response, 400)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**TASK, "description": "a\x00b"}, "description"),
+        ({**TASK, "params": {"note": "a\x00b"}}, "params.note"),
+        ({**TASK, "params": {"a\x00b": 1}}, "params.a\x00b"),
+        ({**TASK, "tags": ["ok", "a\x00"]}, "tags.1"),
+    ],
+)
+def test_a_nul_character_anywhere_in_the_body_is_refused_by_name(api, sessions, body, field):
+    response = api.post("/tasks", json=body)
+    assert error_fields(response) == [field]
+    assert count_rows(sessions, Task) == 0
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "handler=%00", "tag=x%00"])
+def test_a_nul_character_in_the_query_is_refused_by_name(api, query):
+    response = api.get(f"/tasks?{query}")
+    assert error_fields(response) == [query.split("=")[0]]
+
+
+@pytest.mark.parametrize("ref", ["a%00b", "%C2%B2", "%D9%A3"])
+def test_odd_task_references_are_not_found(api, ref):
+    assert_problem(api.get(f"/tasks/{ref}"), 404)
+
+
+@pytest.mark.parametrize("zone", ["America", "Europe/", "../etc/passwd", "/etc/localtime"])
+def test_a_timezone_that_is_a_directory_or_a_path_is_a_422(api, zone):
+    response = api.post("/tasks", json={**TASK, "timezone": zone})
+    assert error_fields(response) == ["timezone"]
+
+
+@pytest.mark.parametrize("schedule", ["R R * * *", "0 H * * *", "H(0-29) * * * *"])
+def test_random_and_hashed_cron_values_are_refused(api, schedule):
+    response = api.post("/tasks", json={**TASK, "schedule": schedule})
+    assert error_fields(response) == ["schedule"]
+    assert "not supported" in response.get_json()["detail"]
+
+
+def test_a_zero_misfire_grace_is_refused(api):
+    response = api.post("/tasks", json={**TASK, "misfire_grace": 0})
+    assert error_fields(response) == ["misfire_grace"]
+
+
+def test_an_end_before_the_first_run_is_refused_on_create(api, sessions):
+    response = api.post(
+        "/tasks", json={**TASK, "schedule": "every 1 hours", "end_at": "2026-11-24T12:30:00Z"}
+    )
+    assert error_fields(response) == ["end_at"]
+    assert count_rows(sessions, Task) == 0
+
+
+def test_the_schedule_preview_lists_fire_times_in_the_zone(api):
+    response = api.get(
+        "/schedules/preview?schedule=30%202%20*%20*%20*&timezone=America/New_York&count=3"
+        "&start_at=2027-03-13T00:00:00"
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["recurring"] is True
+    # 02:30 does not exist on 2027-03-14 in New York: it runs once, at 03:30 EDT.
+    assert body["items"] == [
+        "2027-03-13T07:30:00+00:00",
+        "2027-03-14T07:30:00+00:00",
+        "2027-03-15T06:30:00+00:00",
+    ]
+
+
+def test_the_preview_of_a_one_time_schedule_has_one_time(api):
+    body = api.get("/schedules/preview?schedule=now").get_json()
+    assert len(body["items"]) == 1
+    assert body["recurring"] is False
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("schedule=61%20*%20*%20*%20*", "schedule"),
+        ("schedule=@daily&timezone=Mars/Base", "timezone"),
+        ("schedule=@daily&count=0", "count"),
+        ("", "schedule"),
+    ],
+)
+def test_a_bad_preview_request_names_the_field(api, query, field):
+    assert error_fields(api.get(f"/schedules/preview?{query}")) == [field]
+
+
+def test_the_preview_needs_a_key(anonymous):
+    assert_problem(anonymous.get("/schedules/preview?schedule=@daily"), 401)
