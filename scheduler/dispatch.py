@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -122,36 +123,47 @@ class Dispatcher:
     def _rows(
         self, task: Task, plan: Plan, now: datetime, lease_until: datetime
     ) -> list[store.NewExecution]:
+        """The rows for a plan: runs (leased, unless jitter holds them back) and skips."""
         rows = []
         for slot in plan.run:
             due_at = slot.at + _jitter(task, slot.at)
+            lease = lease_until if due_at <= now else None
             rows.append(
-                store.NewExecution(
-                    task_id=task.id,
-                    task_name=task.name,
+                _slot_row(
+                    task,
+                    slot.at,
+                    now,
                     trigger=slot.trigger,
-                    scheduled_for=slot.at,
                     due_at=due_at,
-                    status=ExecutionStatus.SCHEDULED,
-                    created_at=now,
-                    publish_lease_until=lease_until if due_at <= now else None,
+                    publish_lease_until=lease,
                 )
             )
         for skip in plan.skipped:
             rows.append(
-                store.NewExecution(
-                    task_id=task.id,
-                    task_name=task.name,
-                    trigger=Trigger.SCHEDULE,
-                    scheduled_for=skip.at,
-                    due_at=skip.at,
+                _slot_row(
+                    task,
+                    skip.at,
+                    now,
                     status=ExecutionStatus.SKIPPED,
-                    created_at=now,
                     finished_at=now,
                     error_message=skip.reason,
                 )
             )
         return rows
+
+
+def _slot_row(task: Task, at: datetime, now: datetime, **values: Any) -> store.NewExecution:
+    """A first attempt of one of the task's slots; `values` override the defaults."""
+    row = store.NewExecution(
+        task_id=task.id,
+        task_name=task.name,
+        trigger=Trigger.SCHEDULE,
+        scheduled_for=at,
+        due_at=at,
+        status=ExecutionStatus.SCHEDULED,
+        created_at=now,
+    )
+    return replace(row, **values)
 
 
 def _advance(task: Task, plan: Plan, ids: dict[store.SlotKey, int], *, has_active: bool) -> None:

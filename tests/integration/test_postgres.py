@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scheduler.dispatch import Dispatcher
 from taskbeat import store
-from taskbeat.db import make_engine, make_session_factory
+from taskbeat.db import make_engine
 from taskbeat.definitions import TaskDefinition
 from taskbeat.migrate import downgrade, upgrade
 from taskbeat.models import Base, Execution, Task
@@ -26,13 +26,6 @@ from taskbeat.tasks import create_task
 from tests.conftest import FixedClock
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def sessions(postgres_url):
-    engine = make_engine(postgres_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def add_tasks(sessions, registry, count: int, schedule: str = "every 10 seconds") -> None:

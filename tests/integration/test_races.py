@@ -14,26 +14,12 @@ from api.app import create_app
 from taskbeat import store, tasks
 from taskbeat.apikeys import create_key
 from taskbeat.clock import utcnow
-from taskbeat.db import make_engine, make_session_factory
 from taskbeat.definitions import RunRequest, TaskDefinition
 from taskbeat.lifecycle import Outcome, claim, record_outcome
 from taskbeat.models import Execution
 from taskbeat.publisher import RecordingPublisher
-from taskbeat.settings import Settings
 from taskbeat.status import ApiRole, ExecutionStatus
 from workers.execution import WorkerRuntime, run_execution
-
-
-@pytest.fixture
-def settings(postgres_url: str) -> Settings:
-    return Settings(database_url=postgres_url, redis_url="redis://127.0.0.1:1/0")
-
-
-@pytest.fixture
-def sessions(settings):
-    engine = make_engine(settings.database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from scheduler.wakeup import Wakeup, WakeupListener
 from taskbeat import listings, store, tasks
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import utcnow
-from taskbeat.db import make_engine, make_session_factory
 from taskbeat.definitions import RunRequest, TaskDefinition
 from taskbeat.models import Execution
 from taskbeat.names import wakeup_channel
@@ -22,7 +21,6 @@ from taskbeat.publisher import CeleryPublisher, RunMessage
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus
 from tests import sample_handlers
-from tests.services import unique_namespace
 from workers.app import create_worker_app
 
 TIMEOUT = 20.0
@@ -34,23 +32,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout}s: {predicate.__doc__ or predicate}")
         time.sleep(0.05)
-
-
-@pytest.fixture
-def settings(postgres_url: str, redis_url: str) -> Settings:
-    return Settings(
-        database_url=postgres_url,
-        redis_url=redis_url,
-        namespace=unique_namespace(),
-        default_queue="integration",
-    )
-
-
-@pytest.fixture
-def sessions(settings):
-    engine = make_engine(settings.database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture
