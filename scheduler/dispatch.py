@@ -17,9 +17,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +31,7 @@ from taskbeat.models import Task
 from taskbeat.publisher import Publisher, RunMessage
 from taskbeat.settings import Settings
 from taskbeat.slots import schedule_of
-from taskbeat.status import ExecutionStatus, TaskState, Trigger
+from taskbeat.status import ExecutionStatus, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +128,7 @@ class Dispatcher:
             due_at = slot.at + _jitter(task, slot.at)
             lease = lease_until if due_at <= now else None
             rows.append(
-                _slot_row(
+                store.first_attempt(
                     task,
                     slot.at,
                     now,
@@ -140,7 +139,7 @@ class Dispatcher:
             )
         for skip in plan.skipped:
             rows.append(
-                _slot_row(
+                store.first_attempt(
                     task,
                     skip.at,
                     now,
@@ -152,20 +151,6 @@ class Dispatcher:
         return rows
 
 
-def _slot_row(task: Task, at: datetime, now: datetime, **values: Any) -> store.NewExecution:
-    """A first attempt of one of the task's slots; `values` override the defaults."""
-    row = store.NewExecution(
-        task_id=task.id,
-        task_name=task.name,
-        trigger=Trigger.SCHEDULE,
-        scheduled_for=at,
-        due_at=at,
-        status=ExecutionStatus.SCHEDULED,
-        created_at=now,
-    )
-    return replace(row, **values)
-
-
 def _advance(task: Task, plan: Plan, ids: dict[store.SlotKey, int], *, has_active: bool) -> None:
     """Move the task past the slots it took; count only the runs actually inserted."""
     ran = [slot for slot in plan.run if (task.id, slot.at, 1) in ids]
@@ -173,8 +158,8 @@ def _advance(task: Task, plan: Plan, ids: dict[store.SlotKey, int], *, has_activ
         log.warning("task %s: a slot already had an execution; not run twice", task.name)
     task.next_run_at = plan.next_run_at
     task.run_count += len(ran)
-    taken = [slot.at for slot in plan.run] + [skip.at for skip in plan.skipped]
-    task.last_slot_at = max([*taken, *filter(None, [task.last_slot_at])], default=None)
+    if plan.last_slot is not None:  # later than any slot taken before: it was next_run_at
+        task.last_slot_at = plan.last_slot
     if plan.next_run_at is None and not ran and not has_active:
         # Nothing runs now and nothing will: a recurring task has reached its end; a
         # one-time task whose only slot was skipped did not do its job.

@@ -33,6 +33,13 @@ class Plan:
     skipped: list[SkippedSlot] = field(default_factory=list)
     next_run_at: datetime | None = None
 
+    @property
+    def last_slot(self) -> datetime | None:
+        """The latest slot the plan takes, run or skipped."""
+        return max(
+            [slot.at for slot in self.run] + [skip.at for skip in self.skipped], default=None
+        )
+
 
 def plan_task(
     task: Task, schedule: Schedule, now: datetime, *, has_active: bool, run_all_cap: int
@@ -67,7 +74,7 @@ def plan_task(
         reason = "the previous run is still active (overlap: skip)"
         skipped = [*skipped, *(SkippedSlot(slot.at, reason) for slot in slots)]
         slots = []
-    last_taken = max([slot.at for slot in slots] + [skip.at for skip in skipped], default=first)
+    last_taken = Plan(slots, skipped).last_slot or first
     next_run_at = within_bounds(
         task, schedule.next_fire_time(max(now, last_taken)), task.run_count + len(slots)
     )

@@ -6,7 +6,7 @@ Every function takes a session inside a transaction the caller owns; none commit
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,6 +109,20 @@ class NewExecution:
         # Not dataclasses.asdict: its deep copy of every datetime and enum was a third of
         # a 10,000-run dispatch (bench/dispatch.py).
         return {name: getattr(self, name) for name in _NEW_EXECUTION_FIELDS}
+
+
+def first_attempt(task: Task, slot: datetime, now: datetime, **values: Any) -> NewExecution:
+    """Attempt 1 of one of the task's slots, scheduled for the slot; `values` override."""
+    row = NewExecution(
+        task_id=task.id,
+        task_name=task.name,
+        trigger=Trigger.SCHEDULE,
+        scheduled_for=slot,
+        due_at=slot,
+        status=ExecutionStatus.SCHEDULED,
+        created_at=now,
+    )
+    return replace(row, **values)
 
 
 _NEW_EXECUTION_FIELDS = tuple(field.name for field in fields(NewExecution))

@@ -25,7 +25,7 @@ from taskbeat.handler import HandlerRegistry, HandlerSpec
 from taskbeat.models import Execution, Task
 from taskbeat.schedules import client_time, parse_schedule, parse_timezone
 from taskbeat.slots import first_slot, schedule_of, within_bounds
-from taskbeat.status import ExecutionStatus, TaskState, Trigger
+from taskbeat.status import TaskState, Trigger
 
 _MAX_SLOT_PROBES = 1000
 # Columns an API definition maps onto one to one.
@@ -34,11 +34,6 @@ _PLAIN_FIELDS = (
     "retry_delay", "retry_backoff", "retry_backoff_max", "retry_jitter", "timeout", "overlap",
     "misfire", "misfire_grace", "jitter", "max_runs", "priority", "tags",
 )  # fmt: skip
-
-
-def arm(task: Task, now: datetime) -> None:
-    """Set next_run_at from the schedule, counting from now."""
-    task.next_run_at = first_slot(task, now)
 
 
 def create_task(
@@ -53,7 +48,7 @@ def create_task(
         raise Conflict(f"a task named {definition.name!r} already exists")
     task = Task(created_at=now, updated_at=now, run_count=0, version=1, state=TaskState.ACTIVE)
     _apply(task, definition, registry, default_queue)
-    arm(task, now)
+    task.next_run_at = first_slot(task, now)
     if task.enabled and task.next_run_at is None:
         raise InvalidInput(*_why_never(task))
     session.add(task)
@@ -161,14 +156,12 @@ def create_manual_run(
         slot = now + timedelta(microseconds=step)
         if slot == task.next_run_at:
             continue
-        row = store.NewExecution(
-            task_id=task.id,
-            task_name=task.name,
+        row = store.first_attempt(
+            task,
+            slot,
+            now,
             trigger=Trigger.MANUAL,
-            scheduled_for=slot,
             due_at=now,
-            status=ExecutionStatus.SCHEDULED,
-            created_at=now,
             params=request.params,
             test_mode=request.test_mode,
             publish_lease_until=lease_until,
@@ -236,7 +229,7 @@ def _why_never(task: Task) -> tuple[str, str]:
 
 def _rearm(task: Task, now: datetime) -> None:
     """Recompute next_run_at after a timing change, and whether the task is done."""
-    arm(task, now)
+    task.next_run_at = first_slot(task, now)
     if task.next_run_at is not None and task.state is TaskState.COMPLETED:
         task.state = TaskState.ACTIVE
     elif task.next_run_at is None and task.enabled and task.state is TaskState.ACTIVE:
