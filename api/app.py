@@ -13,9 +13,9 @@ from handlers import load_registry
 from taskbeat.apikeys import ensure_key
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import Clock, utcnow
-from taskbeat.db import make_engine, make_session_factory
+from taskbeat.db import ProcessKind, make_engine, make_session_factory
 from taskbeat.handler import HandlerRegistry
-from taskbeat.publisher import CeleryPublisher, Publisher
+from taskbeat.outbox.publisher import Publisher, RedisPublisher
 from taskbeat.settings import Settings
 from taskbeat.status import ApiRole
 
@@ -26,16 +26,19 @@ def create_app(
     registry: HandlerRegistry | None = None,
     publisher: Publisher | None = None,
     clock: Clock = utcnow,
+    threads: int = 4,
 ) -> Flask:
+    """The API for `settings`; `threads` is how many requests one process serves at once
+    (gunicorn's --threads), and so how many database connections it holds."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, ProcessKind.API, pool_size=threads)
     app.extensions[EXTENSION] = Services(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
         registry=registry or load_registry(settings),
-        publisher=publisher or CeleryPublisher.from_settings(settings, make_celery(settings)),
+        publisher=publisher or RedisPublisher.from_settings(settings, make_celery(settings)),
         clock=clock,
     )
     v1 = Blueprint("v1", __name__, url_prefix="/api/v1")

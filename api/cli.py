@@ -39,7 +39,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 @click.pass_obj
 def command(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve the HTTP API (and dashboard)."""
-    app = create_app(settings)
+    app = create_app(settings, threads=threads)
     engine = app.extensions[EXTENSION].engine
     require_current(engine)
     ensure_admin_key(app)

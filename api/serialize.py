@@ -2,53 +2,38 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
 from taskbeat.models import Execution, Task
+from taskbeat.tasks.fields import TaskView
+from taskbeat.tasks.state import task_status
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def task_json(task: Task) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "name": task.name,
-        "description": task.description,
-        "handler": task.handler,
-        "params": task.params,
-        "schedule": task.schedule,
-        "timezone": task.timezone,
-        "recurring": task.recurring,
-        "status": task.status.value,
-        "enabled": task.enabled,
-        "next_run_at": iso(task.next_run_at),
-        "last_run_at": iso(task.last_run_at),
-        "run_count": task.run_count,
-        "consecutive_failures": task.consecutive_failures,
-        "retry_count": task.retry_count,
-        "max_retries": task.max_retries,
-        "retry_delay": task.retry_delay,
-        "retry_backoff": task.retry_backoff,
-        "retry_backoff_max": task.retry_backoff_max,
-        "retry_jitter": task.retry_jitter,
-        "timeout": task.timeout,
-        "overlap": task.overlap.value,
-        "misfire": task.misfire.value,
-        "misfire_grace": task.misfire_grace,
-        "jitter": task.jitter,
-        "start_at": iso(task.start_at),
-        "end_at": iso(task.end_at),
-        "max_runs": task.max_runs,
-        "queue": task.queue,
-        "priority": task.priority,
-        "tags": task.tags,
-        "created_at": iso(task.created_at),
-        "updated_at": iso(task.updated_at),
-        "version": task.version,
-    }
+def task_json(task: Task, *, running: bool) -> dict[str, Any]:
+    """A task in the shape `TaskView` describes: each of its fields, from the column of
+    the same name, and the status derived from the state, the pause flag and `running`."""
+    body = {name: getattr(task, name) for name in _VIEW_COLUMNS}
+    body["status"] = task_status(task.state, enabled=task.enabled, running=running)
+    return {name: _plain(body[name]) for name in _VIEW_ORDER}
+
+
+_LEADING = ("id", "name", "status", "handler", "schedule")  # what a reader looks for first
+_VIEW_ORDER = (*_LEADING, *(name for name in TaskView.model_fields if name not in _LEADING))
+_VIEW_COLUMNS = tuple(name for name in _VIEW_ORDER if name != "status")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
 
 
 def execution_json(execution: Execution, *, detail: bool = False) -> dict[str, Any]:

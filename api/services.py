@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat.clock import Clock
 from taskbeat.handler import HandlerRegistry
-from taskbeat.publisher import Publisher
+from taskbeat.outbox.publisher import Publisher
 from taskbeat.settings import Settings
 
 EXTENSION = "taskbeat"

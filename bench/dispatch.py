@@ -30,7 +30,7 @@ from scheduler.dispatch import Dispatcher
 from taskbeat.celery_app import make_celery
 from taskbeat.db import make_engine, make_session_factory
 from taskbeat.names import RUN_EXECUTION
-from taskbeat.publisher import CeleryPublisher, RecordingPublisher
+from taskbeat.outbox.publisher import RecordingPublisher, RedisPublisher
 from taskbeat.settings import Settings
 from tests.services import REDIS_URL, postgres_database
 
@@ -96,7 +96,7 @@ def burst(engine: Engine, settings: Settings, due: int, redis_url: str) -> None:
             text("UPDATE tasks SET next_run_at = :due WHERE id <= :count"),
             {"due": NOW - timedelta(seconds=1), "count": due},
         )
-    publisher = CeleryPublisher.from_settings(settings, celery)
+    publisher = RedisPublisher.from_settings(settings, celery)
     dispatcher = Dispatcher(settings, make_session_factory(engine), publisher, lambda: NOW)
     started = time.perf_counter()
     published = 0

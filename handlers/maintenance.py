@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from taskbeat import store
 from taskbeat.handler import HandlerContext, handler
 
 
@@ -29,7 +28,6 @@ def prune_history(params: PruneParams, context: HandlerContext) -> dict[str, obj
     if context.test_mode:
         context.logger.info("test mode: would delete executions finished before %s", cutoff)
         return {"deleted": 0, "cutoff": cutoff.isoformat(), "test_mode": True}
-    with context.session_factory.begin() as session:
-        deleted = store.prune_executions(session, cutoff)
+    deleted = context.history.prune(cutoff)
     context.logger.info("deleted %d executions finished before %s", deleted, cutoff)
     return {"deleted": deleted, "cutoff": cutoff.isoformat()}

@@ -11,10 +11,10 @@ from scheduler.service import Scheduler
 from scheduler.wakeup import WakeupListener
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import utcnow
-from taskbeat.db import make_engine, make_session_factory
+from taskbeat.db import ProcessKind, make_engine, make_session_factory
 from taskbeat.migrate import require_current
 from taskbeat.names import wakeup_channel
-from taskbeat.publisher import CeleryPublisher
+from taskbeat.outbox.publisher import RedisPublisher
 from taskbeat.settings import Settings
 
 
@@ -22,9 +22,10 @@ from taskbeat.settings import Settings
 @click.pass_obj
 def command(settings: Settings) -> None:
     """Dispatch due runs to Redis. Run as many as you like: they share the work."""
-    engine = make_engine(settings.database_url)
+    # One connection does it all: the dispatch loop and its sweeps run in turn.
+    engine = make_engine(settings.database_url, ProcessKind.SCHEDULER, pool_size=1)
     require_current(engine)
-    publisher = CeleryPublisher.from_settings(settings, make_celery(settings))
+    publisher = RedisPublisher.from_settings(settings, make_celery(settings))
     scheduler = Scheduler(settings, make_session_factory(engine), publisher, utcnow)
     listener = WakeupListener(
         settings.redis_url, wakeup_channel(settings.namespace), scheduler.wakeup

@@ -2,14 +2,14 @@
 
 1. In one short transaction:
    a. lock the tasks whose next_run_at has come (index scan, SKIP LOCKED);
-   b. plan each (misfire, overlap, bounds) and insert its execution rows, the ones to
-      publish now carrying this scheduler's publish lease;
+   b. plan each (misfire, overlap, bounds) and insert its execution rows in one
+      statement, the ones to publish now carrying this scheduler's publish lease;
    c. advance each task's next_run_at;
-   d. lease the due `scheduled` executions nobody holds (retries, manual runs, rows a
-      crashed scheduler committed but never published).
-2. Commit, then publish the leased rows over one connection.
-3. Mark the published rows `queued`; drop the lease on any that failed, so the next
-   wake-up tries them again.
+   d. lease the due `scheduled` executions nobody holds (retries, manual runs, slots
+      held by jitter or `queue_one`, rows a crashed scheduler never published).
+2. Commit, then publish the leased rows, pipelined (the outbox relay, steps 3-4).
+3. Mark the published rows `queued` in one statement; give any that failed a short
+   lease, so a wake-up soon tries them again.
 """
 
 from __future__ import annotations
@@ -25,13 +25,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.planning import Plan, plan_task
 from taskbeat import store
 from taskbeat.clock import Clock
-from taskbeat.enqueue import publish_leased, run_message
 from taskbeat.errors import InvalidInput
 from taskbeat.models import Task
-from taskbeat.publisher import Publisher, RunMessage
+from taskbeat.outbox import relay
+from taskbeat.outbox.messages import RunMessage
+from taskbeat.outbox.publisher import Publisher
 from taskbeat.settings import Settings
-from taskbeat.slots import schedule_of
-from taskbeat.status import ExecutionStatus, TaskState
+from taskbeat.status import ExecutionStatus
+from taskbeat.store.executions import NO_ACTIVE_RUNS, ActiveRuns
+from taskbeat.tasks.slots import schedule_of
+from taskbeat.tasks.state import TaskEvent, next_state
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +65,18 @@ class Dispatcher:
         lease_until = now + timedelta(seconds=self._settings.publish_lease)
         batch = self._settings.scheduler_batch_size
         with self._sessions.begin() as session:
-            tasks = store.due_tasks(session, now, batch)
+            tasks = store.tasks.due_tasks(session, now, batch)
             slot_messages, skipped = self._dispatch_tasks(session, tasks, now, lease_until)
-            pending = store.due_executions(session, now, batch)
-            store.lease_executions(session, [e.id for e, _ in pending], lease_until)
-        messages = slot_messages + [run_message(e.id, t) for e, t in pending]
-        published = publish_leased(self._sessions, self._publisher, messages, self._clock)
+            pending = relay.lease_due(session, now, self._settings)
+        published = relay.publish_leased(
+            self._sessions, self._publisher, slot_messages + pending, self._clock, self._settings
+        )
         more = len(tasks) == batch or len(pending) == batch
         return TickResult(len(published), skipped, more, None if more else self.next_due())
 
     def next_due(self) -> datetime | None:
         with self._sessions() as session:
-            times = [store.earliest_next_run(session), store.earliest_due_execution(session)]
+            times = [store.tasks.earliest_next_run(session), store.outbox.earliest_due(session)]
         return min((t for t in times if t is not None), default=None)
 
     def _dispatch_tasks(
@@ -81,26 +84,26 @@ class Dispatcher:
     ) -> tuple[list[RunMessage], int]:
         if not tasks:
             return [], 0
-        active = store.tasks_with_active_executions(session, [task.id for task in tasks])
+        active = store.executions.active_runs(session, [task.id for task in tasks])
         planned = [
             (task, plan)
             for task in tasks
-            if (plan := self._plan(task, now, has_active=task.id in active)) is not None
+            if (plan := self._plan(task, now, active.get(task.id, NO_ACTIVE_RUNS))) is not None
         ]
         rows = {
             row: task for task, plan in planned for row in self._rows(task, plan, now, lease_until)
         }
-        ids = store.add_executions(session, list(rows))
+        ids = store.executions.insert_executions(session, list(rows))
         for task, plan in planned:
-            _advance(task, plan, ids, has_active=task.id in active)
+            _advance(task, plan, ids, active=active.get(task.id, NO_ACTIVE_RUNS))
         messages = [
-            run_message(ids[key], task)
+            relay.run_message(ids[key], task)
             for row, task in rows.items()
             if row.publish_lease_until is not None and (key := row.key()) in ids
         ]
         return messages, sum(len(plan.skipped) for _, plan in planned)
 
-    def _plan(self, task: Task, now: datetime, *, has_active: bool) -> Plan | None:
+    def _plan(self, task: Task, now: datetime, active: ActiveRuns) -> Plan | None:
         """The task's plan, or None if its schedule no longer parses (it is stopped)."""
         try:
             schedule = schedule_of(task)
@@ -113,22 +116,20 @@ class Dispatcher:
                 exc,
             )
             task.next_run_at = None
-            task.state = TaskState.FAILED
+            task.state = next_state(task.state, TaskEvent.SCHEDULE_BROKEN)
             return None
-        return plan_task(
-            task, schedule, now, has_active=has_active, run_all_cap=self._settings.run_all_cap
-        )
+        return plan_task(task, schedule, now, active=active, run_all_cap=self._settings.run_all_cap)
 
     def _rows(
         self, task: Task, plan: Plan, now: datetime, lease_until: datetime
-    ) -> list[store.NewExecution]:
+    ) -> list[store.executions.NewExecution]:
         """The rows for a plan: runs (leased, unless jitter holds them back) and skips."""
         rows = []
         for slot in plan.run:
             due_at = slot.at + _jitter(task, slot.at)
-            lease = lease_until if due_at <= now else None
+            lease = lease_until if due_at <= now and not slot.held else None
             rows.append(
-                store.first_attempt(
+                store.executions.first_attempt(
                     task,
                     slot.at,
                     now,
@@ -139,7 +140,7 @@ class Dispatcher:
             )
         for skip in plan.skipped:
             rows.append(
-                store.first_attempt(
+                store.executions.first_attempt(
                     task,
                     skip.at,
                     now,
@@ -151,19 +152,22 @@ class Dispatcher:
         return rows
 
 
-def _advance(task: Task, plan: Plan, ids: dict[store.SlotKey, int], *, has_active: bool) -> None:
+def _advance(
+    task: Task, plan: Plan, ids: dict[store.executions.SlotKey, int], *, active: ActiveRuns
+) -> None:
     """Move the task past the slots it took; count only the runs actually inserted."""
-    ran = [slot for slot in plan.run if (task.id, slot.at, 1) in ids]
+    ran = [slot for slot in plan.run if (task.id, slot.at, 0, 1) in ids]
     if len(ran) < len(plan.run):
         log.warning("task %s: a slot already had an execution; not run twice", task.name)
     task.next_run_at = plan.next_run_at
     task.run_count += len(ran)
     if plan.last_slot is not None:  # later than any slot taken before: it was next_run_at
         task.last_slot_at = plan.last_slot
-    if plan.next_run_at is None and not ran and not has_active:
+    if plan.next_run_at is None and not ran and not active.any:
         # Nothing runs now and nothing will: a recurring task has reached its end; a
         # one-time task whose only slot was skipped did not do its job.
-        task.state = TaskState.COMPLETED if task.recurring else TaskState.FAILED
+        event = TaskEvent.SCHEDULE_ENDED if task.recurring else TaskEvent.ONLY_SLOT_SKIPPED
+        task.state = next_state(task.state, event)
 
 
 def _jitter(task: Task, slot: datetime) -> timedelta:

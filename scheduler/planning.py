@@ -8,17 +8,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from taskbeat.models import Task
 from taskbeat.schedules import Schedule
-from taskbeat.slots import within_bounds
 from taskbeat.status import MisfirePolicy, OverlapPolicy, Trigger
+from taskbeat.store.executions import ActiveRuns
+from taskbeat.tasks.slots import TimedTask, within_bounds
+
+
+class PlannedTask(TimedTask, Protocol):
+    """What planning reads of a task besides its timing."""
+
+    @property
+    def misfire(self) -> MisfirePolicy: ...
+    @property
+    def misfire_grace(self) -> float: ...
+    @property
+    def overlap(self) -> OverlapPolicy: ...
 
 
 @dataclass(frozen=True)
 class Slot:
     at: datetime
     trigger: Trigger
+    # Written but not published yet: it waits behind a run in progress (`queue_one`).
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,7 @@ class Plan:
 
 
 def plan_task(
-    task: Task, schedule: Schedule, now: datetime, *, has_active: bool, run_all_cap: int
+    task: PlannedTask, schedule: Schedule, now: datetime, *, active: ActiveRuns, run_all_cap: int
 ) -> Plan:
     """Plan a task whose next_run_at has come.
 
@@ -52,7 +66,9 @@ def plan_task(
        time, else records it as skipped; `run_all` runs every due slot, up to
        `run_all_cap`.
     2. end_at and max_runs cut the slots short.
-    3. With overlap `skip`, slots that would start beside an active run are skipped.
+    3. The overlap policy: `skip` skips every slot while a run is active (scheduled,
+       queued or running); `queue_one` lets one run wait behind the one in progress
+       (held, unpublished, until it ends) and skips the rest; `allow` runs them all.
     4. The next slot is the first fire time after now (and after the last slot taken),
        unless end_at or max_runs, counting only the slots that run, have been reached.
     """
@@ -69,16 +85,33 @@ def plan_task(
         skipped = [SkippedSlot(first, f"missed by {missed_by:.0f}s (misfire: skip)")]
     else:
         slots = [Slot(first, Trigger.CATCH_UP if late else Trigger.SCHEDULE)]
-    slots = _bounded(task, slots)
-    if has_active and task.overlap is OverlapPolicy.SKIP and slots:
-        reason = "the previous run is still active (overlap: skip)"
-        skipped = [*skipped, *(SkippedSlot(slot.at, reason) for slot in slots)]
-        slots = []
+    slots, overlapping = _overlap(task.overlap, _bounded(task, slots), active)
+    skipped = [*skipped, *overlapping]
     last_taken = Plan(slots, skipped).last_slot or first
     next_run_at = within_bounds(
         task, schedule.next_fire_time(max(now, last_taken)), task.run_count + len(slots)
     )
     return Plan(slots, skipped, next_run_at)
+
+
+def _overlap(
+    policy: OverlapPolicy, slots: list[Slot], active: ActiveRuns
+) -> tuple[list[Slot], list[SkippedSlot]]:
+    """The slots the overlap policy lets run, and the ones it skips."""
+    if policy is OverlapPolicy.SKIP and active.any:
+        reason = "the previous run is still active (overlap: skip)"
+        return [], [SkippedSlot(slot.at, reason) for slot in slots]
+    if policy is OverlapPolicy.QUEUE_ONE:
+        # One run in progress and one waiting at most: the first slot goes now if
+        # nothing is in progress, and one more may wait behind it.
+        room = 0 if active.waiting else (1 if active.in_flight else 2)
+        kept = [
+            Slot(slot.at, slot.trigger, held=active.in_flight > 0 or index > 0)
+            for index, slot in enumerate(slots[:room])
+        ]
+        reason = "a run is already waiting behind the one in progress (overlap: queue_one)"
+        return kept, [SkippedSlot(slot.at, reason) for slot in slots[room:]]
+    return slots, []
 
 
 def _due_slots(
@@ -93,7 +126,7 @@ def _due_slots(
     return slots
 
 
-def _bounded(task: Task, slots: list[Slot]) -> list[Slot]:
+def _bounded(task: TimedTask, slots: list[Slot]) -> list[Slot]:
     """The slots end_at and max_runs still allow."""
     kept: list[Slot] = []
     for slot in slots:

@@ -9,14 +9,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.dispatch import Dispatcher
-from scheduler.sweeper import republish_queued, sweep_lost
+from scheduler.sweeper import sweep_lost
 from scheduler.wakeup import Wakeup
 from taskbeat.clock import Clock
-from taskbeat.publisher import Publisher
+from taskbeat.outbox.publisher import Publisher
+from taskbeat.outbox.relay import republish_queued
 from taskbeat.settings import Settings
 
 log = logging.getLogger(__name__)
-ERROR_PAUSE = 1.0  # seconds to wait after a failed wake-up (database or Redis away)
 
 
 class Scheduler:
@@ -56,8 +56,9 @@ class Scheduler:
             result = self.dispatcher.tick()
             self._sweep_if_due()
         except Exception:
-            log.exception("scheduler wake-up failed; trying again in %.1fs", ERROR_PAUSE)
-            return ERROR_PAUSE
+            pause = self._settings.scheduler_error_pause
+            log.exception("scheduler wake-up failed; trying again in %.1fs", pause)
+            return pause
         if result.published or result.skipped:
             log.info("published %d runs, skipped %d slots", result.published, result.skipped)
         if result.more:

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from taskbeat.cli import main
+from taskbeat.cli.main import main
 
 main()

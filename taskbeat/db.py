@@ -1,14 +1,26 @@
-"""Engines and sessions for SQLite and PostgreSQL."""
+"""Engines and sessions for SQLite and PostgreSQL, sized for each kind of process."""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class ProcessKind(enum.StrEnum):
+    """Who opens the engine: each kind holds as many connections as it can use at once."""
+
+    API = "api"  # one per request thread
+    SCHEDULER = "scheduler"  # the dispatch loop, and the run-now fast path never
+    WORKER = "worker"  # one per pool process or thread, plus one for heartbeats
+    TOOL = "tool"  # the CLI, migrations, tests
 
 
 def normalize_url(url: str) -> URL:
@@ -24,12 +36,22 @@ def masked(url: str) -> str:
     return normalize_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+def make_engine(
+    url: str, kind: ProcessKind = ProcessKind.TOOL, *, pool_size: int = 5, **options: Any
+) -> Engine:
+    """An engine whose pool holds `pool_size` connections and never more.
+
+    No pre-ping on checkout (a round trip per use): a connection that died is found
+    when it is used, invalidated by SQLAlchemy, and the caller's retry opens a new one.
+    """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **options)
-    options.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **options)
+    options.setdefault("pool_size", pool_size)
+    options.setdefault("max_overflow", 0)
+    # Named in pg_stat_activity, so an operator sees which process holds what.
+    connect_args = {"application_name": f"taskbeat-{kind.value}", **options.pop("connect_args", {})}
+    return create_engine(parsed, connect_args=connect_args, **options)
 
 
 def _sqlite_engine(url: URL, **options: Any) -> Engine:
@@ -60,5 +82,18 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def is_postgresql(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def is_postgresql(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+@contextmanager
+def one_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for work that is one statement on PostgreSQL: in autocommit, each
+    statement is its own transaction, with no BEGIN or COMMIT round trip. Elsewhere (the
+    same work may take two statements on SQLite) a transaction around them."""
+    if is_postgresql(engine):
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+    else:
+        with engine.begin() as connection:
+            yield connection

@@ -1,6 +1,6 @@
 """The public interface for handler authors: `@handler`, `HandlerContext`, the errors.
 
-A handler module imports only this module (and, for system handlers, the store):
+A handler module imports only this module:
 
     from taskbeat.handler import HandlerContext, handler
 
@@ -21,11 +21,11 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat.errors import (
     ConfigurationError,
@@ -39,6 +39,7 @@ __all__ = [
     "HandlerContext",
     "HandlerRegistry",
     "HandlerSpec",
+    "History",
     "PermanentError",
     "RetryableError",
     "handler",
@@ -49,22 +50,38 @@ _MARK = "__taskbeat_handler__"
 HandlerFunc = Callable[[Any, "HandlerContext"], Any | Awaitable[Any]]
 
 
+class History(Protocol):
+    """What a handler may read and do with taskbeat's own history (no database handle)."""
+
+    def last_execution(self) -> dict[str, Any] | None:
+        """The task's previous finished run (not skipped), as a summary, if any."""
+        ...
+
+    def prune(self, finished_before: datetime) -> int:
+        """Delete executions of every task finished before this time; how many went."""
+        ...
+
+
 @dataclass
 class HandlerContext:
     """What a handler is told about the run it is doing."""
 
     params: Any  # the params model instance, or a dict when the handler declares none
-    task_id: int | None
+    task_id: int
     task_name: str
     execution_id: int
     scheduled_at: datetime  # the slot this run belongs to (a retry keeps its slot)
     periodicity: str  # the task's schedule as written
     execution_count: int  # slots the scheduler has dispatched for the task (run_count)
-    last_execution: dict[str, Any] | None  # the previous finished run, if any
     attempt: int  # 1 for the first try of a slot, 2 for its first retry, ...
     test_mode: bool
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger]
-    session_factory: sessionmaker[Session] = field(repr=False)
+    history: History = field(repr=False)
+
+    @cached_property
+    def last_execution(self) -> dict[str, Any] | None:
+        """The previous finished run, if any: read from the database only when asked."""
+        return self.history.last_execution()
 
 
 @dataclass(frozen=True)

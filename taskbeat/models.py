@@ -14,7 +14,6 @@ from sqlalchemy import (
     Dialect,
     Enum,
     Float,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -24,20 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from taskbeat.status import (
-    ApiRole,
-    ExecutionStatus,
-    MisfirePolicy,
-    OverlapPolicy,
-    TaskState,
-    TaskStatus,
-    Trigger,
-)
-
-# The largest values the columns hold on every database: a bigger number in a request is
-# refused (or not found) instead of reaching the driver.
-MAX_ID = 2**63 - 1
-MAX_INT = 2**31 - 1
+from taskbeat.status import ApiRole, ExecutionStatus, MisfirePolicy, OverlapPolicy, Trigger
+from taskbeat.tasks.state import TaskState
 
 # BIGINT on PostgreSQL; SQLite only autoincrements a column declared INTEGER.
 Identifier = BigInteger().with_variant(Integer(), "sqlite")
@@ -79,7 +66,13 @@ class Base(DeclarativeBase):
 
 
 class Task(Base):
+    """A task definition (the fields of `taskbeat.tasks.fields.TaskDefinition`, one column
+    each, same name) and the scheduler's bookkeeping for it."""
+
     __tablename__ = "tasks"
+    # Ids are never reused (SQLite reuses a deleted row's id without AUTOINCREMENT), so a
+    # client holding an old id can never edit another task, and history keeps its meaning.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Identifier, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -99,6 +92,8 @@ class Task(Base):
     # its time is taken, whatever happens to its history later.
     last_slot_at: Mapped[datetime | None]
     run_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Numbers manual runs, so each has a slot key of its own (see Execution.manual_run).
+    manual_runs: Mapped[int] = mapped_column(Integer, default=0)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -128,10 +123,6 @@ class Task(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     @property
-    def status(self) -> TaskStatus:
-        return TaskStatus.PAUSED if not self.enabled else TaskStatus(self.state.value)
-
-    @property
     def anchor(self) -> datetime:
         """Where interval grids and `now` schedules are measured from."""
         return self.start_at or self.created_at
@@ -141,20 +132,27 @@ class Execution(Base):
     __tablename__ = "executions"
     __table_args__ = (
         # One row per (slot, attempt): a slot cannot be enqueued twice, whoever tries.
-        UniqueConstraint("task_id", "scheduled_for", "attempt", name="uq_executions_slot"),
+        UniqueConstraint(
+            "task_id", "scheduled_for", "manual_run", "attempt", name="uq_executions_slot"
+        ),
         Index("ix_executions_status_due", "status", "due_at"),
         Index("ix_executions_task_status", "task_id", "status"),
         Index("ix_executions_task_id", "task_id", "id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Identifier, primary_key=True)
-    # History outlives its task: deleting a task keeps its executions, by name.
-    task_id: Mapped[int | None] = mapped_column(
-        Identifier, ForeignKey("tasks.id", ondelete="SET NULL")
-    )
+    # History outlives its task, so this is not a foreign key: deleting a task leaves
+    # its executions as they are (no rewrite of a long history, and no lock a running
+    # worker could wait on). Task ids are never reused.
+    task_id: Mapped[int] = mapped_column(Identifier)
     task_name: Mapped[str] = mapped_column(String(200))
     trigger: Mapped[Trigger] = mapped_column(_enum(Trigger))
     scheduled_for: Mapped[datetime]
+    # 0 for a slot of the schedule; n for the task's n-th manual run (and its retries),
+    # whose slot is the time it was asked for: two manual runs, or a manual run and a
+    # scheduled slot at the same instant, never share a key.
+    manual_run: Mapped[int] = mapped_column(Integer, default=0)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     due_at: Mapped[datetime]
     status: Mapped[ExecutionStatus] = mapped_column(_enum(ExecutionStatus))
@@ -180,6 +178,7 @@ class Execution(Base):
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Identifier, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -34,6 +34,10 @@ class Settings(BaseModel):
     scheduler_max_sleep: Seconds = 5.0
     scheduler_batch_size: int = Field(default=1000, ge=1, le=100_000)
     publish_lease: Seconds = 30.0
+    # A publish Redis refused is tried again this much later, by any scheduler.
+    publish_retry_after: Seconds = 2.0
+    # After a failed wake-up (database or Redis away), the scheduler waits this long.
+    scheduler_error_pause: Seconds = 1.0
     sweep_interval: Seconds = 10.0
     run_all_cap: int = Field(default=100, ge=1)
 
@@ -45,10 +49,16 @@ class Settings(BaseModel):
     # The hard time limit is the task's timeout plus this, so the soft limit fires first.
     hard_timeout_grace: Seconds = 10.0
     visibility_timeout: Seconds = 3600.0
+    # A worker that cannot reach the database hands the message back after this pause,
+    # so it does not spin on a database that is down.
+    worker_requeue_pause: Seconds = 1.0
+    # How long a worker keeps trying to record an outcome while the database is away.
+    outcome_write_patience: Seconds = 300.0
 
     result_max_bytes: int = Field(default=65_536, ge=1024)
     log_max_lines: int = Field(default=1000, ge=1)
     traceback_max_chars: int = Field(default=16_384, ge=256)
+    error_message_max_chars: int = Field(default=4096, ge=256)
 
     @field_validator("handler_modules", mode="before")
     @classmethod

@@ -1,29 +1,11 @@
-"""Statuses, triggers and policies, and the one table of allowed execution transitions."""
+"""Execution statuses, triggers and policies, and the one table of allowed execution moves.
+
+A task's own state and its table live in `taskbeat.tasks.state`.
+"""
 
 from __future__ import annotations
 
 import enum
-
-
-class TaskStatus(enum.StrEnum):
-    """What the API shows for a task."""
-
-    ACTIVE = "active"
-    PAUSED = "paused"
-    RUNNING = "running"
-    COMPLETED = "completed"  # a one-time task (or one past end_at / max_runs) that is done
-    FAILED = "failed"  # the latest slot used up its retries
-    RETRY_SCHEDULED = "retry-scheduled"
-
-
-class TaskState(enum.StrEnum):
-    """The stored run state; pausing is a separate flag, so resuming keeps the state."""
-
-    ACTIVE = "active"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    RETRY_SCHEDULED = "retry-scheduled"
 
 
 class ExecutionStatus(enum.StrEnum):
@@ -52,6 +34,7 @@ class Trigger(enum.StrEnum):
 class OverlapPolicy(enum.StrEnum):
     SKIP = "skip"  # a slot due while the previous run is active is recorded as skipped
     ALLOW = "allow"  # runs may overlap
+    QUEUE_ONE = "queue_one"  # one slot waits behind the active run; later ones are skipped
 
 
 class MisfirePolicy(enum.StrEnum):

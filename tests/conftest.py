@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers import demo, maintenance
 from taskbeat.db import make_engine, make_session_factory
-from taskbeat.definitions import TaskDefinition
 from taskbeat.handler import HandlerRegistry
-from taskbeat.models import Base, Task
-from taskbeat.publisher import RecordingPublisher
+from taskbeat.models import Base, Execution, Task
+from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.settings import Settings
-from taskbeat.tasks import create_task
+from taskbeat.tasks import operations
+from taskbeat.tasks.fields import RunRequest, TaskDefinition
+from taskbeat.tasks.operations import create_task
 from tests import sample_handlers
 from tests.services import INTEGRATION_REDIS_DB, postgres_database, redis_database
 
@@ -96,6 +97,25 @@ def make_task(
                 now=clock(),
                 default_queue="taskbeat",
             )
+
+    return create
+
+
+@pytest.fixture
+def run_now(sessions, registry, clock) -> Callable[..., Execution]:
+    """A manual run of a task, as the API makes it: run_now(task, params=..., test_mode=...)."""
+
+    def create(task: Task, **request: object) -> Execution:
+        with sessions.begin() as session:
+            execution, _ = operations.create_manual_run(
+                session,
+                task.name,
+                RunRequest.model_validate(request),
+                registry,
+                now=clock(),
+                lease_until=clock(),
+            )
+        return execution
 
     return create
 

@@ -9,53 +9,74 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Reject
-from celery.signals import worker_process_shutdown, worker_shutdown
-from sqlalchemy import Engine
+from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
 
 from handlers import load_registry
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import utcnow
-from taskbeat.db import make_engine, make_session_factory
+from taskbeat.db import ProcessKind, make_engine, make_session_factory
 from taskbeat.handler import HandlerRegistry
 from taskbeat.names import RUN_EXECUTION
-from taskbeat.publisher import CeleryPublisher
+from taskbeat.outbox.publisher import RedisPublisher
 from taskbeat.settings import Settings
 from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
+from workers.heartbeat import Heartbeats
 
 log = logging.getLogger(__name__)
-REQUEUE_PAUSE = 1.0  # seconds a worker waits before handing back a message it cannot claim
 
 
 class RuntimeHolder:
     """Builds the runtime lazily in each worker process: an engine (and its pool) must
-    not cross a fork, so each prefork child opens its own."""
+    not cross a fork, so each prefork child opens its own.
+
+    Connections: a prefork child runs one execution at a time and its heartbeat thread
+    borrows the same connection between statements, so it holds one; a process whose
+    pool is threads holds one per thread plus one for heartbeats.
+    """
 
     def __init__(self, settings: Settings, registry: HandlerRegistry, celery: Celery) -> None:
         self._settings = settings
         self._registry = registry
         self._celery = celery
-        self._opened: tuple[int, Engine, CeleryPublisher, WorkerRuntime] | None = None
+        self.connections = 1
+        self._pid: int | None = None
+        self._runtime: WorkerRuntime | None = None
+        self._publisher: RedisPublisher | None = None
+
+    def configure(self, sender: Any = None, **_: Any) -> None:
+        """On worker start: size the pool for the execution pool in use."""
+        pool = getattr(sender, "pool_cls", "prefork")
+        name = pool if isinstance(pool, str) else f"{pool.__module__}.{pool.__qualname__}"
+        forks = "prefork" in name or "processes" in name
+        concurrency = int(getattr(sender, "concurrency", 1) or 1)
+        self.connections = 1 if forks else concurrency + 1
 
     def get(self) -> WorkerRuntime:
-        if self._opened is None or self._opened[0] != os.getpid():
-            engine = make_engine(self._settings.database_url)
-            publisher = CeleryPublisher.from_settings(self._settings, self._celery)
-            runtime = WorkerRuntime(
+        if self._runtime is None or self._pid != os.getpid():
+            engine = make_engine(
+                self._settings.database_url, ProcessKind.WORKER, pool_size=self.connections
+            )
+            self._publisher = RedisPublisher.from_settings(self._settings, self._celery)
+            self._runtime = WorkerRuntime(
                 settings=self._settings,
+                engine=engine,
                 session_factory=make_session_factory(engine),
                 registry=self._registry,
-                publisher=publisher,
+                publisher=self._publisher,
                 clock=utcnow,
+                heartbeats=Heartbeats(engine, self._settings.heartbeat_interval, utcnow),
             )
-            self._opened = (os.getpid(), engine, publisher, runtime)
-        return self._opened[3]
+            self._pid = os.getpid()
+        return self._runtime
 
     def close(self, **_: Any) -> None:
         """Give back the connections this process opened (on worker shutdown)."""
-        if self._opened is not None and self._opened[0] == os.getpid():
-            self._opened[1].dispose()
-            self._opened[2].close()
-        self._opened = None
+        if self._runtime is not None and self._pid == os.getpid():
+            self._runtime.heartbeats.stop()
+            self._runtime.engine.dispose()
+            if self._publisher is not None:
+                self._publisher.close()
+        self._runtime = None
 
 
 def create_worker_app(settings: Settings, registry: HandlerRegistry | None = None) -> Celery:
@@ -66,7 +87,7 @@ def create_worker_app(settings: Settings, registry: HandlerRegistry | None = Non
         name=RUN_EXECUTION, bind=True, acks_late=True, reject_on_worker_lost=True, shared=False
     )
     def run_execution_task(self: Task, execution_id: Any) -> str | None:
-        if not isinstance(execution_id, int):
+        if not isinstance(execution_id, int) or isinstance(execution_id, bool):
             log.error("dropped a message whose execution id is %r, not an integer", execution_id)
             return None
         worker = f"{self.request.hostname or 'worker'}:{os.getpid()}"
@@ -74,12 +95,13 @@ def create_worker_app(settings: Settings, registry: HandlerRegistry | None = Non
             status = run_execution(holder.get(), execution_id, worker)
         except DatabaseUnavailable as exc:
             log.warning("%s; the message goes back to the queue", exc)
-            time.sleep(REQUEUE_PAUSE)  # do not spin on a database that is down
+            time.sleep(settings.worker_requeue_pause)  # do not spin on a database that is down
             raise Reject(str(exc), requeue=True) from exc
         return status.value if status else None
 
-    # Celery's shutdown signals are process-wide: any worker stopping in this process
-    # closes this app's connections too, which is harmless (they reopen on demand).
+    # Celery's signals are process-wide: any worker starting or stopping in this process
+    # reaches this app's holder too, which is harmless (it only sizes and closes pools).
+    worker_init.connect(holder.configure, weak=False)
     worker_shutdown.connect(holder.close, weak=False)
     worker_process_shutdown.connect(holder.close, weak=False)
     return app

@@ -20,7 +20,7 @@ from workers.app import create_worker_app
 def command(settings: Settings, celery_args: tuple[str, ...]) -> None:
     """Run a worker. Celery worker options pass through, e.g. --concurrency 4 -Q reports."""
     if "--help" not in celery_args:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=1)
         require_current(engine)
         engine.dispose()
     app = create_worker_app(settings)

@@ -11,8 +11,8 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 
 from taskbeat.errors import PermanentError, RetryableError
+from taskbeat.executions.lifecycle import ErrorInfo, Outcome
 from taskbeat.handler import HandlerContext, HandlerSpec
-from taskbeat.lifecycle import ErrorInfo, Outcome
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus
 from workers.capture import LineCapture, capped_result, capped_text
@@ -69,7 +69,7 @@ def _failure(
     trace = "".join(traceback.format_exception(exc))
     error = ErrorInfo(
         type(exc).__name__,
-        capped_text(str(exc) or type(exc).__name__, 4096),
+        capped_text(str(exc) or type(exc).__name__, settings.error_message_max_chars),
         capped_text(trace, settings.traceback_max_chars),
     )
     return Outcome(

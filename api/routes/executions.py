@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.inputs import query
 from api.serialize import execution_json
 from api.services import services
-from taskbeat import listings, store
-from taskbeat.models import MAX_ID
+from taskbeat import store
+from taskbeat.limits import MAX_ID
 from taskbeat.status import ExecutionStatus, Trigger
 
 blueprint = Blueprint("executions", __name__)
@@ -41,7 +41,9 @@ def list_task_executions(ref: str) -> Response:
 @blueprint.get("/executions/<int:execution_id>")
 def get_execution(execution_id: int) -> Response:
     with services().sessions() as session:
-        return jsonify(execution_json(store.get_execution(session, execution_id), detail=True))
+        return jsonify(
+            execution_json(store.executions.get_execution(session, execution_id), detail=True)
+        )
 
 
 def _page(params: ExecutionListQuery, task_ref: str | None) -> Response:
@@ -49,9 +51,11 @@ def _page(params: ExecutionListQuery, task_ref: str | None) -> Response:
         task_id = None
         ref = task_ref or params.task
         if ref is not None:
-            task_id = store.get_task(session, ref).id
-        where = listings.ExecutionFilter(task_id, params.status, params.trigger, params.cursor)
-        rows = listings.list_executions(session, where, limit=params.limit)
+            task_id = store.tasks.get_task(session, ref).id
+        where = store.listings.ExecutionFilter(
+            task_id, params.status, params.trigger, params.cursor
+        )
+        rows = store.listings.list_executions(session, where, limit=params.limit)
         items = [execution_json(row) for row in rows]
     next_cursor = rows[-1].id if len(rows) == params.limit else None
     return jsonify(items=items, limit=params.limit, next_cursor=next_cursor)

@@ -8,16 +8,20 @@ from typing import Literal
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from api.inputs import json_body, query
 from api.problems import BadRequest
 from api.serialize import execution_json, task_json
 from api.services import services
-from taskbeat import listings, store, tasks
-from taskbeat.definitions import RunRequest, TaskChanges, TaskDefinition
-from taskbeat.enqueue import publish_leased, run_message
-from taskbeat.models import MAX_INT, Task
-from taskbeat.status import TaskStatus
+from taskbeat import store
+from taskbeat.limits import MAX_INT
+from taskbeat.models import Task
+from taskbeat.outbox.relay import publish_leased, run_message
+from taskbeat.tasks import operations
+from taskbeat.tasks.fields import RunRequest, TaskChanges, TaskDefinition
+from taskbeat.tasks.slots import upcoming_slots
+from taskbeat.tasks.state import TaskStatus
 
 blueprint = Blueprint("tasks", __name__)
 
@@ -48,12 +52,13 @@ class NextRunsQuery(BaseModel):
 @blueprint.get("/tasks")
 def list_tasks() -> Response:
     params = query(TaskListQuery)
-    where = listings.TaskFilter(params.status, params.handler, params.tag, params.q)
+    where = store.listings.TaskFilter(params.status, params.handler, params.tag, params.q)
     with services().sessions() as session:
-        page, total = listings.list_tasks(
+        page, total = store.listings.list_tasks(
             session, where, sort=params.sort, limit=params.limit, offset=params.offset
         )
-        items = [task_json(task) for task in page]
+        running = store.tasks.running_task_ids(session, [task.id for task in page])
+        items = [task_json(task, running=task.id in running) for task in page]
     return jsonify(items=items, total=total, limit=params.limit, offset=params.offset)
 
 
@@ -62,22 +67,22 @@ def create_task() -> tuple[Response, int, dict[str, str]]:
     definition = json_body(TaskDefinition)
     found = services()
     with found.sessions.begin() as session:
-        task = tasks.create_task(
+        task = operations.create_task(
             session,
             definition,
             found.registry,
             now=found.clock(),
             default_queue=found.settings.default_queue,
         )
+        response = _task_response(session, task)
     found.publisher.wake_scheduler()
-    location = url_for(".get_task", ref=task.id)
-    return _task_response(task), 201, {"Location": location}
+    return response, 201, {"Location": url_for(".get_task", ref=task.id)}
 
 
 @blueprint.get("/tasks/<ref>")
 def get_task(ref: str) -> Response:
     with services().sessions() as session:
-        return _task_response(store.get_task(session, ref))
+        return _task_response(session, store.tasks.get_task(session, ref))
 
 
 @blueprint.route("/tasks/<ref>", methods=["PUT", "PATCH"])
@@ -85,7 +90,7 @@ def update_task(ref: str) -> Response:
     changes = json_body(TaskChanges)
     found = services()
     with found.sessions.begin() as session:
-        task = tasks.update_task(
+        task = operations.update_task(
             session,
             ref,
             changes,
@@ -94,31 +99,32 @@ def update_task(ref: str) -> Response:
             default_queue=found.settings.default_queue,
             expected_version=_if_match(),
         )
+        response = _task_response(session, task)
     found.publisher.wake_scheduler()
-    return _task_response(task)
+    return response
 
 
 @blueprint.delete("/tasks/<ref>")
 def delete_task(ref: str) -> tuple[str, int]:
     found = services()
     with found.sessions.begin() as session:
-        tasks.delete_task(session, ref, now=found.clock())
+        operations.delete_task(session, ref, now=found.clock())
     return "", 204
 
 
 @blueprint.post("/tasks/<ref>/actions/pause")
 def pause_task(ref: str) -> Response:
-    return _act(ref, tasks.pause_task)
+    return _act(ref, operations.pause_task)
 
 
 @blueprint.post("/tasks/<ref>/actions/resume")
 def resume_task(ref: str) -> Response:
-    return _act(ref, tasks.resume_task)
+    return _act(ref, operations.resume_task)
 
 
 @blueprint.post("/tasks/<ref>/actions/reset-retries")
 def reset_retries(ref: str) -> Response:
-    return _act(ref, tasks.reset_retries)
+    return _act(ref, operations.reset_retries)
 
 
 @blueprint.post("/tasks/<ref>/actions/run")
@@ -130,22 +136,26 @@ def run_task(ref: str) -> tuple[Response, int]:
     now = found.clock()
     lease_until = now + timedelta(seconds=found.settings.publish_lease)
     with found.sessions.begin() as session:
-        execution, task = tasks.create_manual_run(
+        execution, task = operations.create_manual_run(
             session, ref, run, found.registry, now=now, lease_until=lease_until
         )
         message = run_message(execution.id, task)
-    if not publish_leased(found.sessions, found.publisher, [message], found.clock):
+    published = publish_leased(
+        found.sessions, found.publisher, [message], found.clock, found.settings
+    )
+    if not published:
         found.publisher.wake_scheduler()
     with found.sessions() as session:
-        return jsonify(execution_json(store.get_execution(session, execution.id))), 202
+        execution = store.executions.get_execution(session, execution.id)
+        return jsonify(execution_json(execution)), 202
 
 
 @blueprint.get("/tasks/<ref>/next-runs")
 def next_runs(ref: str) -> Response:
     count = query(NextRunsQuery).count
     with services().sessions() as session:
-        task = store.get_task(session, ref)
-        times = tasks.upcoming_runs(task, count)
+        task = store.tasks.get_task(session, ref)
+        times = upcoming_slots(task, count)
     return jsonify(items=[t.isoformat() for t in times], timezone=task.timezone)
 
 
@@ -153,12 +163,14 @@ def _act(ref: str, action: Callable[..., Task]) -> Response:
     found = services()
     with found.sessions.begin() as session:
         task = action(session, ref, now=found.clock())
+        response = _task_response(session, task)
     found.publisher.wake_scheduler()
-    return _task_response(task)
+    return response
 
 
-def _task_response(task: Task) -> Response:
-    response = jsonify(task_json(task))
+def _task_response(session: Session, task: Task) -> Response:
+    running = bool(store.tasks.running_task_ids(session, [task.id]))
+    response = jsonify(task_json(task, running=running))
     response.set_etag(str(task.version))
     return response
 

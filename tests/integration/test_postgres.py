@@ -16,13 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from scheduler.dispatch import Dispatcher
 from taskbeat import store
 from taskbeat.db import make_engine
-from taskbeat.definitions import TaskDefinition
 from taskbeat.migrate import downgrade, upgrade
 from taskbeat.models import Base, Execution, Task
-from taskbeat.publisher import RecordingPublisher
+from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus, Trigger
-from taskbeat.tasks import create_task
+from taskbeat.store.executions import NewExecution
+from taskbeat.tasks.fields import TaskDefinition
+from taskbeat.tasks.operations import create_task
 from tests.conftest import FixedClock
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -35,10 +36,8 @@ def add_tasks(sessions, registry, count: int, schedule: str = "every 10 seconds"
             create_task(session, definition, registry, now=NOW, default_queue="q")
 
 
-def slot_row(task_id: int, slot: datetime) -> store.NewExecution:
-    return store.NewExecution(
-        task_id, "t", Trigger.SCHEDULE, slot, slot, ExecutionStatus.SCHEDULED, slot
-    )
+def slot_row(task_id: int, slot: datetime) -> NewExecution:
+    return NewExecution(task_id, "t", Trigger.SCHEDULE, slot, slot, ExecutionStatus.SCHEDULED, slot)
 
 
 def test_the_migration_builds_the_models_schema_on_postgresql(postgres_url):
@@ -73,7 +72,9 @@ def test_concurrent_inserts_of_one_slot_leave_exactly_one_row(sessions, registry
     def insert() -> None:
         barrier.wait()
         with sessions.begin() as session:
-            inserted.extend(store.add_executions(session, [slot_row(task_id, NOW)]).values())
+            inserted.extend(
+                store.executions.insert_executions(session, [slot_row(task_id, NOW)]).values()
+            )
 
     threads = [threading.Thread(target=insert) for _ in range(8)]
     for thread in threads:

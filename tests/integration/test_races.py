@@ -11,15 +11,17 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from api.app import create_app
-from taskbeat import store, tasks
+from taskbeat import store
 from taskbeat.apikeys import create_key
 from taskbeat.clock import utcnow
-from taskbeat.definitions import RunRequest, TaskDefinition
-from taskbeat.lifecycle import Outcome, claim, record_outcome
+from taskbeat.executions.lifecycle import Outcome
 from taskbeat.models import Execution
-from taskbeat.publisher import RecordingPublisher
+from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.status import ApiRole, ExecutionStatus
-from workers.execution import WorkerRuntime, run_execution
+from taskbeat.tasks import operations
+from taskbeat.tasks.fields import RunRequest, TaskDefinition
+from tests.runs import claim, claimed, settle, worker_runtime
+from workers.execution import run_execution
 
 
 @pytest.fixture
@@ -75,23 +77,20 @@ def test_deleting_a_task_while_workers_claim_and_finish_its_runs_never_deadlocks
     name, now = f"busy{round_number}", utcnow()
     with sessions.begin() as session:
         definition = TaskDefinition(name=name, handler="echo", schedule="@daily")
-        tasks.create_task(session, definition, registry, now=now, default_queue="q")
+        operations.create_task(session, definition, registry, now=now, default_queue="q")
         running, queued, waiting = (
-            tasks.create_manual_run(
+            operations.create_manual_run(
                 session, name, RunRequest(), registry, now=now, lease_until=now
             )[0].id
             for _ in range(3)
         )
-    with sessions.begin() as session:
-        claim(session, running, "w", now)
+    run = claimed(sessions, running, now)
 
     def finish() -> object:
-        with sessions.begin() as session:
-            return record_outcome(session, running, Outcome(ExecutionStatus.SUCCEEDED), now)
+        return settle(sessions, run, Outcome(ExecutionStatus.SUCCEEDED), now)
 
     def claim_queued() -> object:
-        with sessions.begin() as session:
-            return claim(session, queued, "w", now)
+        return claim(sessions, queued, now)
 
     def delete() -> object:
         return app.test_client().delete(f"/api/v1/tasks/{name}", headers=headers).status_code
@@ -105,7 +104,7 @@ def test_deleting_a_task_while_workers_claim_and_finish_its_runs_never_deadlocks
 
 
 def test_an_outcome_the_database_refuses_is_recorded_without_its_payload(
-    settings, sessions, registry
+    settings, engine, sessions, registry
 ):
     """A trigger stands in for any refusal we have not thought of: the run must still be
     settled, not left `running` to be re-run as lost."""
@@ -130,34 +129,34 @@ def test_an_outcome_the_database_refuses_is_recorded_without_its_payload(
         definition = TaskDefinition(
             name="refused", handler="echo", schedule="@daily", params={"m": "refuse-me"}
         )
-        tasks.create_task(session, definition, registry, now=now, default_queue="q")
-        execution, _ = tasks.create_manual_run(
+        operations.create_task(session, definition, registry, now=now, default_queue="q")
+        execution, _ = operations.create_manual_run(
             session, "refused", RunRequest(), registry, now=now, lease_until=now
         )
-    runtime = WorkerRuntime(settings, sessions, registry, RecordingPublisher(), utcnow)
+    runtime = worker_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
     assert run_execution(runtime, execution.id, "w") is ExecutionStatus.SUCCEEDED
     with sessions() as session:
-        stored = store.get_execution(session, execution.id)
+        stored = store.executions.get_execution(session, execution.id)
     assert stored.result is None
     assert stored.error_type == "OutcomeNotStored"
 
 
-def test_odd_handler_values_are_stored_on_postgresql(settings, sessions, registry):
+def test_odd_handler_values_are_stored_on_postgresql(settings, engine, sessions, registry):
     now = utcnow()
-    runtime = WorkerRuntime(settings, sessions, registry, RecordingPublisher(), utcnow)
+    runtime = worker_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
     with sessions.begin() as session:
         for name, params in (("raises", {}), ("returns", {"return": True})):
             definition = TaskDefinition(
                 name=name, handler="odd-values", schedule="@daily", params=params
             )
-            tasks.create_task(session, definition, registry, now=now, default_queue="q")
+            operations.create_task(session, definition, registry, now=now, default_queue="q")
     for name in ("raises", "returns"):
         with sessions.begin() as session:
-            execution, _ = tasks.create_manual_run(
+            execution, _ = operations.create_manual_run(
                 session, name, RunRequest(), registry, now=now, lease_until=now
             )
         run_execution(runtime, execution.id, "w")
         with sessions() as session:
-            stored = store.get_execution(session, execution.id)
+            stored = store.executions.get_execution(session, execution.id)
         assert stored.status in (ExecutionStatus.FAILED, ExecutionStatus.SUCCEEDED)
         assert stored.error_type != "OutcomeNotStored"

@@ -11,15 +11,17 @@ import redis
 from celery.contrib.testing.worker import start_worker
 
 from scheduler.wakeup import Wakeup, WakeupListener
-from taskbeat import listings, store, tasks
+from taskbeat import store
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import utcnow
-from taskbeat.definitions import RunRequest, TaskDefinition
 from taskbeat.models import Execution
 from taskbeat.names import wakeup_channel
-from taskbeat.publisher import CeleryPublisher, RunMessage
+from taskbeat.outbox.messages import RunMessage
+from taskbeat.outbox.publisher import RedisPublisher
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus
+from taskbeat.tasks import operations
+from taskbeat.tasks.fields import RunRequest, TaskDefinition
 from tests import sample_handlers
 from workers.app import create_worker_app
 
@@ -42,8 +44,8 @@ def worker(settings, registry) -> Iterator[None]:
 
 
 @pytest.fixture
-def publisher(settings) -> Iterator[CeleryPublisher]:
-    publisher = CeleryPublisher.from_settings(settings, make_celery(settings))
+def publisher(settings) -> Iterator[RedisPublisher]:
+    publisher = RedisPublisher.from_settings(settings, make_celery(settings))
     yield publisher
     publisher.close()
 
@@ -52,8 +54,8 @@ def manual_run(sessions, registry, handler: str, **fields: object) -> Execution:
     now = utcnow()
     with sessions.begin() as session:
         definition = TaskDefinition(name="it", handler=handler, schedule="@daily", **fields)
-        tasks.create_task(session, definition, registry, now=now, default_queue="integration")
-        execution, _ = tasks.create_manual_run(
+        operations.create_task(session, definition, registry, now=now, default_queue="integration")
+        execution, _ = operations.create_manual_run(
             session, "it", RunRequest(), registry, now=now, lease_until=now
         )
     return execution
@@ -61,7 +63,7 @@ def manual_run(sessions, registry, handler: str, **fields: object) -> Execution:
 
 def status_of(sessions, execution_id: int) -> ExecutionStatus:
     with sessions() as session:
-        return store.get_execution(session, execution_id).status
+        return store.executions.get_execution(session, execution_id).status
 
 
 def test_a_real_worker_runs_an_execution_published_to_redis(worker, publisher, sessions, registry):
@@ -70,7 +72,7 @@ def test_a_real_worker_runs_an_execution_published_to_redis(worker, publisher, s
 
     wait_for(lambda: status_of(sessions, execution.id) is ExecutionStatus.SUCCEEDED)
     with sessions() as session:
-        done = store.get_execution(session, execution.id)
+        done = store.executions.get_execution(session, execution.id)
     assert done.result["params"] == {"x": 1}
     assert done.worker is not None
 
@@ -119,8 +121,10 @@ def test_a_failed_attempt_gets_its_retry_row_and_the_scheduler_is_woken(
     finally:
         listener.stop()
     with sessions() as session:
-        [retry] = listings.list_executions(
-            session, listings.ExecutionFilter(task_id=execution.task_id, before_id=None), limit=1
+        [retry] = store.listings.list_executions(
+            session,
+            store.listings.ExecutionFilter(task_id=execution.task_id, before_id=None),
+            limit=1,
         )
     assert retry.attempt == 2
     assert retry.status is ExecutionStatus.SCHEDULED
@@ -128,7 +132,7 @@ def test_a_failed_attempt_gets_its_retry_row_and_the_scheduler_is_woken(
 
 
 def test_redis_losing_its_data_is_noticed_once_by_one_scheduler(settings, publisher):
-    other = CeleryPublisher.from_settings(settings, make_celery(settings))
+    other = RedisPublisher.from_settings(settings, make_celery(settings))
     try:
         assert publisher.broker_was_reset()  # first look: nothing known yet
         assert not publisher.broker_was_reset()
@@ -143,7 +147,7 @@ def test_redis_losing_its_data_is_noticed_once_by_one_scheduler(settings, publis
 
 def test_publishing_to_a_redis_that_is_gone_reports_nothing_published(settings, sessions):
     gone = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
-    publisher = CeleryPublisher.from_settings(gone, make_celery(gone))
+    publisher = RedisPublisher.from_settings(gone, make_celery(gone))
     try:
         assert publisher.publish([RunMessage(1, "integration")]) == []
         publisher.wake_scheduler()  # best effort: logs, does not raise

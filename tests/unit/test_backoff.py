@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from taskbeat.backoff import RetryPolicy, retry_delay
+from taskbeat.executions.backoff import RetryPolicy, retry_delay
 
 
 def policy(**fields: float) -> RetryPolicy:

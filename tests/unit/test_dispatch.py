@@ -11,15 +11,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.dispatch import Dispatcher, _jitter
-from taskbeat import store, tasks
-from taskbeat.definitions import RunRequest
-from taskbeat.enqueue import PUBLISH_RETRY_AFTER
+from taskbeat import store
 from taskbeat.models import Execution, Task
-from taskbeat.publisher import RecordingPublisher
+from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.settings import Settings
-from taskbeat.status import ExecutionStatus, TaskState, TaskStatus, Trigger
-from taskbeat.store import NewExecution
+from taskbeat.status import ExecutionStatus, Trigger
+from taskbeat.store.executions import NewExecution
+from taskbeat.tasks import operations
+from taskbeat.tasks.fields import RunRequest
+from taskbeat.tasks.state import TaskState, TaskStatus
 from tests.conftest import START, FixedClock
+from tests.runs import reload, status_of
 
 
 @pytest.fixture
@@ -50,12 +52,7 @@ def execution_row(task: Task, slot: datetime, now: datetime, **values: Any) -> N
 def add_retry(sessions: sessionmaker[Session], task: Task, due_at: datetime, now: datetime) -> None:
     row = execution_row(task, now, now, trigger=Trigger.RETRY, attempt=2, due_at=due_at)
     with sessions.begin() as session:
-        store.add_executions(session, [row])
-
-
-def reload(sessions: sessionmaker[Session], task: Task) -> Task:
-    with sessions() as session:
-        return store.get_task(session, task.id)
+        store.executions.insert_executions(session, [row])
 
 
 def test_a_task_not_yet_due_is_left_alone(dispatcher, make_task, publisher, sessions):
@@ -115,12 +112,14 @@ def test_when_redis_refuses_the_row_stays_scheduled_and_the_next_tick_publishes_
     [execution] = executions(sessions)
     assert execution.status is ExecutionStatus.SCHEDULED
     # Tried again soon, not at once (a tight loop) nor after the whole lease.
-    assert execution.publish_lease_until == clock() + PUBLISH_RETRY_AFTER
+    assert execution.publish_lease_until == clock() + timedelta(
+        seconds=settings.publish_retry_after
+    )
 
     working = RecordingPublisher()
     Dispatcher(settings, sessions, working, clock).tick()
     assert working.execution_ids == []
-    clock.advance(PUBLISH_RETRY_AFTER.total_seconds() + 0.001)
+    clock.advance(settings.publish_retry_after + 0.001)
     Dispatcher(settings, sessions, working, clock).tick()
     assert working.execution_ids == [execution.id]
     assert executions(sessions)[0].status is ExecutionStatus.QUEUED
@@ -132,10 +131,10 @@ def test_rows_committed_by_a_scheduler_that_died_before_publishing_go_out_after_
     task = make_task()
     clock.set(task.next_run_at)
     with sessions.begin() as session:  # what a scheduler that crashed after commit leaves
-        [slot_task] = store.due_tasks(session, clock(), 10)
+        [slot_task] = store.tasks.due_tasks(session, clock(), 10)
         lease = clock() + timedelta(seconds=settings.publish_lease)
         row = execution_row(slot_task, slot_task.next_run_at, clock(), publish_lease_until=lease)
-        store.add_executions(session, [row])
+        store.executions.insert_executions(session, [row])
         slot_task.next_run_at += timedelta(seconds=60)
 
     dispatcher.tick()
@@ -162,8 +161,8 @@ def test_a_paused_tasks_retry_waits_but_a_manual_run_does_not(
     task = make_task(schedule="@daily")
     add_retry(sessions, task, clock(), clock())
     with sessions.begin() as session:
-        tasks.pause_task(session, task.name, now=clock())
-        manual, _ = tasks.create_manual_run(
+        operations.pause_task(session, task.name, now=clock())
+        manual, _ = operations.create_manual_run(
             session, task.name, RunRequest(), registry, now=clock(), lease_until=clock()
         )
     clock.advance(1)
@@ -262,7 +261,7 @@ def test_a_test_run_does_not_make_a_slot_skip_for_overlap(
 ):
     task = make_task(schedule="every 60 seconds")
     with sessions.begin() as session:
-        tasks.create_manual_run(
+        operations.create_manual_run(
             session, task.name, RunRequest(test_mode=True), registry,
             now=clock(), lease_until=clock(),
         )  # fmt: skip
@@ -280,7 +279,7 @@ def test_a_one_time_task_whose_only_slot_is_skipped_is_failed_not_completed(
     dispatcher.tick()
     [skipped] = executions(sessions)
     assert skipped.status is ExecutionStatus.SKIPPED
-    assert reload(sessions, task).status is TaskStatus.FAILED
+    assert status_of(sessions, task.id) is TaskStatus.FAILED
 
 
 def test_a_recurring_task_whose_last_slot_is_skipped_is_completed(
@@ -292,8 +291,8 @@ def test_a_recurring_task_whose_last_slot_is_skipped_is_completed(
     )  # fmt: skip
     clock.set(task.next_run_at + timedelta(seconds=40))
     dispatcher.tick()
-    task = reload(sessions, task)
-    assert (task.status, task.next_run_at) == (TaskStatus.COMPLETED, None)
+    assert status_of(sessions, task.id) is TaskStatus.COMPLETED
+    assert reload(sessions, task).next_run_at is None
 
 
 def test_a_one_time_task_stays_done_when_its_history_is_pruned_and_it_is_resumed(
@@ -303,8 +302,8 @@ def test_a_one_time_task_stays_done_when_its_history_is_pruned_and_it_is_resumed
     dispatcher.tick()
     with sessions.begin() as session:
         session.execute(delete(Execution))
-        tasks.pause_task(session, task.name, now=clock())
-        resumed = tasks.resume_task(session, task.name, now=clock())
+        operations.pause_task(session, task.name, now=clock())
+        resumed = operations.resume_task(session, task.name, now=clock())
         assert resumed.next_run_at is None
     assert reload(sessions, task).last_slot_at == START
 
@@ -327,9 +326,9 @@ def test_the_unique_key_keeps_a_slot_from_being_inserted_twice(make_task, sessio
     task = make_task()
     row = execution_row(task, task.next_run_at, clock())
     with sessions.begin() as session:
-        first = store.add_executions(session, [row])
+        first = store.executions.insert_executions(session, [row])
     with sessions.begin() as session:
-        second = store.add_executions(session, [row])
+        second = store.executions.insert_executions(session, [row])
     assert len(first) == 1
     assert second == {}
     assert len(executions(sessions)) == 1

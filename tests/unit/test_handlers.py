@@ -16,6 +16,7 @@ from taskbeat.errors import ConfigurationError, HandlerNotFound, InvalidInput, R
 from taskbeat.handler import HandlerContext, HandlerRegistry, HandlerSpec, handler
 from taskbeat.models import Execution
 from taskbeat.status import ExecutionStatus, Trigger
+from workers.history import StoreHistory
 
 
 def context(sessions, clock, **values) -> HandlerContext:
@@ -27,11 +28,11 @@ def context(sessions, clock, **values) -> HandlerContext:
         "scheduled_at": clock(),
         "periodicity": "@daily",
         "execution_count": 1,
-        "last_execution": None,
         "attempt": 1,
         "test_mode": False,
         "logger": logging.getLogger("test"),
-        "session_factory": sessions,
+        # The worker's own history, on the unit database: a real part, not a stand-in.
+        "history": StoreHistory(sessions, task_id=1, execution_id=1),
     }
     return HandlerContext(**{**fields, **values})
 
@@ -117,6 +118,7 @@ def add_finished(sessions, clock, age_days: float, status=ExecutionStatus.SUCCEE
     with sessions.begin() as session:
         session.add(
             Execution(
+                task_id=7,
                 task_name="old",
                 trigger=Trigger.SCHEDULE,
                 scheduled_for=finished,

@@ -9,8 +9,10 @@ import pytest
 
 from scheduler.planning import Plan, SkippedSlot, Slot, plan_task
 from taskbeat.models import Task
-from taskbeat.slots import schedule_of
-from taskbeat.status import MisfirePolicy, OverlapPolicy, TaskState, Trigger
+from taskbeat.status import MisfirePolicy, OverlapPolicy, Trigger
+from taskbeat.store.executions import NO_ACTIVE_RUNS, ActiveRuns
+from taskbeat.tasks.slots import schedule_of
+from taskbeat.tasks.state import TaskState
 
 CREATED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -43,8 +45,13 @@ def make_task(**fields: Any) -> Task:
     return Task(**values)
 
 
-def plan(task: Task, now: datetime, *, has_active: bool = False, run_all_cap: int = 100) -> Plan:
-    return plan_task(task, schedule_of(task), now, has_active=has_active, run_all_cap=run_all_cap)
+RUNNING = ActiveRuns(in_flight=1)  # a run in progress, none waiting
+
+
+def plan(
+    task: Task, now: datetime, *, active: ActiveRuns = NO_ACTIVE_RUNS, run_all_cap: int = 100
+) -> Plan:
+    return plan_task(task, schedule_of(task), now, active=active, run_all_cap=run_all_cap)
 
 
 def minutes_after_slot(*offsets: int) -> list[datetime]:
@@ -215,7 +222,7 @@ def test_a_task_that_already_reached_max_runs_runs_no_more():
 
 
 def test_overlap_skip_turns_the_slot_into_a_skipped_one_while_a_run_is_active():
-    result = plan(make_task(overlap=OverlapPolicy.SKIP), SLOT, has_active=True)
+    result = plan(make_task(overlap=OverlapPolicy.SKIP), SLOT, active=RUNNING)
     assert result.run == []
     assert result.skipped == [SkippedSlot(SLOT, "the previous run is still active (overlap: skip)")]
     assert result.next_run_at == SLOT + MINUTE
@@ -224,26 +231,26 @@ def test_overlap_skip_turns_the_slot_into_a_skipped_one_while_a_run_is_active():
 def test_overlap_skip_skips_every_missed_slot_of_run_all_while_a_run_is_active():
     now = SLOT + 2 * MINUTE + timedelta(seconds=5)
     task = make_task(overlap=OverlapPolicy.SKIP, misfire=MisfirePolicy.RUN_ALL)
-    result = plan(task, now, has_active=True)
+    result = plan(task, now, active=RUNNING)
     assert result.run == []
     assert skipped_times(result) == minutes_after_slot(0, 1, 2)
     assert result.next_run_at == SLOT + 3 * MINUTE
 
 
 def test_overlap_skip_runs_when_nothing_is_active():
-    result = plan(make_task(overlap=OverlapPolicy.SKIP), SLOT, has_active=False)
+    result = plan(make_task(overlap=OverlapPolicy.SKIP), SLOT, active=NO_ACTIVE_RUNS)
     assert result.run == [Slot(SLOT, Trigger.SCHEDULE)]
     assert result.skipped == []
 
 
 def test_overlap_allow_runs_beside_an_active_run():
-    result = plan(make_task(overlap=OverlapPolicy.ALLOW), SLOT, has_active=True)
+    result = plan(make_task(overlap=OverlapPolicy.ALLOW), SLOT, active=RUNNING)
     assert result == Plan(run=[Slot(SLOT, Trigger.SCHEDULE)], skipped=[], next_run_at=SLOT + MINUTE)
 
 
 def test_a_slot_skipped_for_overlap_does_not_use_up_max_runs():
     task = make_task(overlap=OverlapPolicy.SKIP, max_runs=3, run_count=2)
-    result = plan(task, SLOT, has_active=True)
+    result = plan(task, SLOT, active=RUNNING)
     assert result.run == []
     assert skipped_times(result) == [SLOT]
     assert result.next_run_at == SLOT + MINUTE
@@ -296,6 +303,35 @@ def test_run_all_catch_up_runs_are_dispatched_together_even_with_overlap_skip():
 def test_run_all_with_a_run_still_active_skips_every_missed_slot():
     now = SLOT + 3 * MINUTE
     task = make_task(misfire=MisfirePolicy.RUN_ALL, overlap=OverlapPolicy.SKIP)
-    result = plan(task, now, has_active=True)
+    result = plan(task, now, active=RUNNING)
     assert result.run == []
     assert skipped_times(result) == minutes_after_slot(0, 1, 2, 3)
+
+
+def test_queue_one_runs_the_slot_at_once_when_nothing_is_active():
+    result = plan(make_task(overlap=OverlapPolicy.QUEUE_ONE), SLOT)
+    assert result.run == [Slot(SLOT, Trigger.SCHEDULE, held=False)]
+    assert result.skipped == []
+
+
+def test_queue_one_holds_one_slot_behind_a_run_in_progress():
+    result = plan(make_task(overlap=OverlapPolicy.QUEUE_ONE), SLOT, active=RUNNING)
+    assert result.run == [Slot(SLOT, Trigger.SCHEDULE, held=True)]
+    assert result.skipped == []
+
+
+def test_queue_one_skips_a_slot_when_one_is_already_waiting():
+    waiting = ActiveRuns(in_flight=1, waiting=1)
+    result = plan(make_task(overlap=OverlapPolicy.QUEUE_ONE), SLOT, active=waiting)
+    assert result.run == []
+    assert [skip.at for skip in result.skipped] == [SLOT]
+    assert "queue_one" in result.skipped[0].reason
+    assert result.next_run_at == SLOT + MINUTE
+
+
+def test_queue_one_with_run_all_runs_one_holds_one_and_skips_the_rest():
+    task = make_task(overlap=OverlapPolicy.QUEUE_ONE, misfire=MisfirePolicy.RUN_ALL)
+    now = SLOT + 3 * MINUTE
+    result = plan(task, now)
+    assert [(slot.at, slot.held) for slot in result.run] == [(SLOT, False), (SLOT + MINUTE, True)]
+    assert [skip.at for skip in result.skipped] == [SLOT + 2 * MINUTE, SLOT + 3 * MINUTE]

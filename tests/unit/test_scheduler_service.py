@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from scheduler.service import ERROR_PAUSE, Scheduler
+from scheduler.service import Scheduler
 from taskbeat.db import make_engine, make_session_factory
 
 
@@ -46,7 +46,7 @@ def test_a_failing_wake_up_is_logged_and_retried_after_a_pause(settings, publish
     engine = make_engine(broken.database_url)
     try:
         scheduler = Scheduler(broken, make_session_factory(engine), publisher, clock)
-        assert scheduler.run_once() == ERROR_PAUSE
+        assert scheduler.run_once() == broken.scheduler_error_pause
         assert "scheduler wake-up failed" in caplog.text
     finally:
         engine.dispose()

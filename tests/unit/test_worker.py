@@ -2,62 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from celery.exceptions import Reject
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import delete
 
 from scheduler.dispatch import Dispatcher
-from scheduler.sweeper import republish_queued, sweep_lost
-from taskbeat import store, tasks
-from taskbeat.db import make_engine, make_session_factory
-from taskbeat.definitions import RunRequest
-from taskbeat.lifecycle import Outcome, claim, record_outcome
+from taskbeat import store
+from taskbeat.db import make_engine
 from taskbeat.models import Execution, Task
 from taskbeat.names import RUN_EXECUTION
-from taskbeat.status import ExecutionStatus, TaskState, TaskStatus, Trigger
+from taskbeat.status import ExecutionStatus, Trigger
+from taskbeat.tasks import operations
+from taskbeat.tasks.state import TaskStatus
+from tests.runs import WORKER, history, reload, status_of, worker_runtime
 from workers.app import create_worker_app
 from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 
-WORKER = "test@host:1"
-
 
 @pytest.fixture
-def runtime(settings, sessions, registry, publisher, clock) -> WorkerRuntime:
-    return WorkerRuntime(settings, sessions, registry, publisher, clock)
-
-
-@pytest.fixture
-def run_now(sessions, registry, clock) -> Callable[..., Execution]:
-    """A manual run of a task, as the API makes it: run_now(task, params=..., test_mode=...)."""
-
-    def create(task: Task, **request: object) -> Execution:
-        with sessions.begin() as session:
-            execution, _ = tasks.create_manual_run(
-                session,
-                task.name,
-                RunRequest.model_validate(request),
-                registry,
-                now=clock(),
-                lease_until=clock(),
-            )
-        return execution
-
-    return create
-
-
-def history(sessions: sessionmaker[Session], task: Task) -> list[Execution]:
-    with sessions() as session:
-        query = select(Execution).where(Execution.task_id == task.id).order_by(Execution.id)
-        return list(session.scalars(query))
-
-
-def reload(sessions: sessionmaker[Session], task: Task) -> Task:
-    with sessions() as session:
-        return store.get_task(session, task.id)
+def runtime(settings, engine, registry, publisher, clock) -> WorkerRuntime:
+    return worker_runtime(settings, engine, registry, publisher, clock)
 
 
 def test_a_successful_run_records_result_logs_duration_and_worker(
@@ -75,8 +41,8 @@ def test_a_successful_run_records_result_logs_duration_and_worker(
     assert done.started_at == clock() and done.finished_at == clock()
     assert done.duration == 0.0
     assert any("echo for task attempt 1" in line for line in done.logs)
+    assert status_of(sessions, task.id) is TaskStatus.ACTIVE
     task = reload(sessions, task)
-    assert task.status is TaskStatus.ACTIVE
     assert task.last_run_at == clock()
 
 
@@ -113,8 +79,8 @@ def test_a_failure_with_retries_left_adds_the_next_attempt_after_the_backoff(
     assert retry.due_at == clock() + timedelta(seconds=10)
     assert retry.status is ExecutionStatus.SCHEDULED
     assert publisher.wakeups == 1
+    assert status_of(sessions, task.id) is TaskStatus.RETRY_SCHEDULED
     task = reload(sessions, task)
-    assert task.status is TaskStatus.RETRY_SCHEDULED
     assert task.retry_count == 1
 
 
@@ -138,8 +104,8 @@ def test_backoff_doubles_until_retries_run_out_then_the_task_is_failed(
     assert [(r.attempt, r.status) for r in rows] == [
         (n, ExecutionStatus.FAILED) for n in (1, 2, 3, 4)
     ]
+    assert status_of(sessions, task.id) is TaskStatus.FAILED
     task = reload(sessions, task)
-    assert task.status is TaskStatus.FAILED
     assert task.consecutive_failures == 1
 
 
@@ -160,7 +126,7 @@ def test_a_one_time_task_that_succeeds_is_completed(runtime, make_task, sessions
         )
         session.add(execution)
     run_execution(runtime, execution.id, WORKER)
-    assert reload(sessions, task).status is TaskStatus.COMPLETED
+    assert status_of(sessions, task.id) is TaskStatus.COMPLETED
 
 
 @pytest.mark.parametrize(
@@ -250,7 +216,7 @@ def test_a_test_mode_run_leaves_the_task_untouched(runtime, make_task, run_now, 
     [failed] = history(sessions, task)
     assert failed.test_mode is True
     stored = reload(sessions, task)
-    assert (stored.status, stored.consecutive_failures, stored.last_run_at) == (
+    assert (status_of(sessions, task.id), stored.consecutive_failures, stored.last_run_at) == (
         TaskStatus.ACTIVE,
         0,
         None,
@@ -258,10 +224,10 @@ def test_a_test_mode_run_leaves_the_task_untouched(runtime, make_task, run_now, 
 
 
 def test_big_results_and_long_logs_are_capped(
-    settings, sessions, registry, publisher, clock, make_task, run_now
+    settings, engine, sessions, registry, publisher, clock, make_task, run_now
 ):
     small = settings.model_copy(update={"result_max_bytes": 1024, "log_max_lines": 5})
-    runtime = WorkerRuntime(small, sessions, registry, publisher, clock)
+    runtime = worker_runtime(small, engine, registry, publisher, clock)
     task = make_task(handler="chatty", params={"lines": 50, "size": 100_000})
     run_execution(runtime, run_now(task).id, WORKER)
     [done] = history(sessions, task)
@@ -271,49 +237,19 @@ def test_big_results_and_long_logs_are_capped(
     assert done.logs[-1] == "... 45 more lines dropped"
 
 
-def test_a_worker_that_stops_heartbeating_is_declared_lost_and_its_run_retried(
-    settings, sessions, clock, make_task, run_now
-):
-    task = make_task(handler="echo", max_retries=1, retry_delay=3)
-    execution = run_now(task)
-    with sessions.begin() as session:
-        claim(session, execution.id, WORKER, clock())
-    clock.advance(settings.lost_after - 1)
-    assert sweep_lost(settings, sessions, clock) == 0
-    clock.advance(2)
-    assert sweep_lost(settings, sessions, clock) == 1
-    lost, retry = history(sessions, task)
-    assert lost.status is ExecutionStatus.LOST
-    assert lost.error_type == "WorkerLost"
-    assert retry.due_at == clock() + timedelta(seconds=3)
-    assert reload(sessions, task).state is TaskState.RETRY_SCHEDULED
-
-
-def test_an_outcome_arriving_after_the_run_was_declared_lost_is_dropped(
-    runtime, settings, sessions, clock, make_task, run_now
-):
-    task = make_task(handler="echo")
-    execution = run_now(task)
-    with sessions.begin() as session:
-        claim(session, execution.id, WORKER, clock())
-    clock.advance(settings.lost_after + 1)
-    sweep_lost(settings, sessions, clock)
-    with sessions.begin() as session:
-        late = Outcome(ExecutionStatus.SUCCEEDED)
-        assert record_outcome(session, execution.id, late, clock()) is None
-    assert history(sessions, task)[0].status is ExecutionStatus.LOST
-
-
 def test_deleting_a_task_cancels_its_queued_run_so_the_message_runs_nothing(
     runtime, make_task, run_now, sessions, clock
 ):
     task = make_task(handler="echo")
     execution = run_now(task)
     with sessions.begin() as session:
-        tasks.delete_task(session, task.name, now=clock())
+        operations.delete_task(session, task.name, now=clock())
     assert run_execution(runtime, execution.id, WORKER) is None
     with sessions() as session:
-        assert store.get_execution(session, execution.id).status is ExecutionStatus.CANCELLED
+        assert (
+            store.executions.get_execution(session, execution.id).status
+            is ExecutionStatus.CANCELLED
+        )
 
 
 def test_a_run_whose_task_row_vanished_fails_without_retry(runtime, make_task, run_now, sessions):
@@ -321,10 +257,10 @@ def test_a_run_whose_task_row_vanished_fails_without_retry(runtime, make_task, r
     task = make_task(handler="echo", max_retries=3)
     execution = run_now(task)
     with sessions.begin() as session:
-        session.execute(update(Execution).where(Execution.id == execution.id).values(task_id=None))
+        session.execute(delete(Task).where(Task.id == task.id))
     assert run_execution(runtime, execution.id, WORKER) is ExecutionStatus.FAILED
     with sessions() as session:
-        failed = store.get_execution(session, execution.id)
+        failed = store.executions.get_execution(session, execution.id)
     assert failed.error_type == "TaskDeleted"
 
 
@@ -332,18 +268,17 @@ def test_a_database_that_is_down_hands_the_message_back(settings, registry, publ
     broken = settings.model_copy(update={"database_url": "sqlite:////nonexistent/dir/x.db"})
     engine = make_engine(broken.database_url)
     try:
-        runtime = WorkerRuntime(broken, make_session_factory(engine), registry, publisher, clock)
+        runtime = worker_runtime(broken, engine, registry, publisher, clock)
         with pytest.raises(DatabaseUnavailable):
             run_execution(runtime, 1, WORKER)
     finally:
         engine.dispose()
 
 
-def test_the_celery_task_rejects_with_requeue_when_the_database_is_down(
-    settings, registry, monkeypatch
-):
-    monkeypatch.setattr("workers.app.REQUEUE_PAUSE", 0)
-    broken = settings.model_copy(update={"database_url": "sqlite:////nonexistent/dir/x.db"})
+def test_the_celery_task_rejects_with_requeue_when_the_database_is_down(settings, registry):
+    broken = settings.model_copy(
+        update={"database_url": "sqlite:////nonexistent/dir/x.db", "worker_requeue_pause": 0.001}
+    )
     app = create_worker_app(broken, registry)
     with pytest.raises(Reject) as rejected:
         app.tasks[RUN_EXECUTION].run(1)
@@ -370,47 +305,3 @@ def test_a_handlers_own_retry_delay_is_held_to_a_week(runtime, make_task, run_no
     run_execution(runtime, run_now(task).id, WORKER)
     _, retry = history(sessions, task)
     assert retry.due_at == clock() + timedelta(days=7)
-
-
-def test_a_run_past_its_timeout_whose_worker_died_is_timed_out_not_lost(
-    settings, sessions, clock, make_task, run_now
-):
-    task = make_task(handler="echo", timeout=30)
-    execution = run_now(task)
-    with sessions.begin() as session:
-        claim(session, execution.id, WORKER, clock())
-    clock.advance(settings.lost_after + 1)
-    assert sweep_lost(settings, sessions, clock) == 1
-    [timed_out] = history(sessions, task)
-    assert timed_out.status is ExecutionStatus.TIMED_OUT
-    assert "30s time limit" in timed_out.error_message
-
-
-def test_queued_runs_unclaimed_too_long_are_published_again(
-    settings, sessions, publisher, clock, make_task
-):
-    task = make_task(handler="echo", schedule="every 60 seconds")
-    clock.set(task.next_run_at)
-    Dispatcher(settings, sessions, publisher, clock).tick()
-    [execution_id] = publisher.execution_ids
-    clock.advance(settings.requeue_after - 1)
-    assert republish_queued(settings, sessions, publisher, clock) == 0
-    clock.advance(2)
-    assert republish_queued(settings, sessions, publisher, clock) == 1
-    assert publisher.execution_ids == [execution_id, execution_id]
-    assert republish_queued(settings, sessions, publisher, clock) == 0  # the wait restarts
-
-
-def test_every_queued_run_is_published_again_when_redis_lost_its_data(
-    settings, sessions, publisher, clock, make_task, runtime
-):
-    first = make_task(name="a", handler="echo", schedule="every 60 seconds")
-    make_task(name="b", handler="echo", schedule="every 60 seconds")
-    clock.set(first.next_run_at)
-    Dispatcher(settings, sessions, publisher, clock).tick()
-    claimed, waiting = publisher.execution_ids
-    with sessions.begin() as session:
-        claim(session, claimed, WORKER, clock())
-    publisher.reset = True
-    assert republish_queued(settings, sessions, publisher, clock) == 1
-    assert publisher.execution_ids[-1] == waiting

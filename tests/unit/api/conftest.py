@@ -21,7 +21,7 @@ from api.services import EXTENSION
 from taskbeat.apikeys import create_key
 from taskbeat.handler import HandlerRegistry
 from taskbeat.models import Base, Execution, Task
-from taskbeat.publisher import RecordingPublisher
+from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.settings import Settings
 from taskbeat.status import ApiRole, ExecutionStatus, Trigger
 from tests.conftest import FixedClock

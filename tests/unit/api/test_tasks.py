@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from scheduler.dispatch import Dispatcher
-from taskbeat.enqueue import PUBLISH_RETRY_AFTER
-from taskbeat.lifecycle import ErrorInfo, Outcome, record_outcome
+from taskbeat.executions.lifecycle import ErrorInfo, Outcome
 from taskbeat.models import Execution, Task
-from taskbeat.status import ExecutionStatus, TaskState, Trigger
+from taskbeat.status import ExecutionStatus, Trigger
+from taskbeat.tasks.state import TaskState
 from tests.conftest import START
+from tests.runs import claimed, settle
 from tests.unit.api.conftest import (
     add_execution,
     assert_problem,
@@ -424,16 +425,19 @@ def test_deleting_a_task_is_a_204_and_it_is_gone(api, sessions):
     assert count_rows(sessions, Task) == 0
 
 
-def test_deleting_a_task_keeps_its_history_without_a_task_id(api, sessions):
+def test_deleting_a_task_keeps_its_history_and_its_id_is_never_reused(api, sessions):
     created = new_task(api, name="doomed")
     task = load_task(sessions, created["id"])
     finished = add_execution(sessions, task, START + timedelta(minutes=1))
     api.delete("/tasks/doomed")
     items = api.get("/executions").get_json()["items"]
     assert [(item["id"], item["task_id"], item["task_name"]) for item in items] == [
-        (finished, None, "doomed")
+        (finished, created["id"], "doomed")
     ]
     assert items[0]["status"] == "succeeded"
+    successor = new_task(api, name="successor")
+    assert successor["id"] > created["id"]  # the old id still means the deleted task
+    assert api.get(f"/tasks/{created['id']}").status_code == 404
 
 
 def test_deleting_a_task_cancels_what_had_not_started(api, sessions, clock):
@@ -453,7 +457,7 @@ def test_deleting_a_task_cancels_what_had_not_started(api, sessions, clock):
         execution = load_execution(sessions, execution_id)
         assert execution.status is ExecutionStatus.CANCELLED
         assert execution.finished_at == clock()
-        assert execution.task_id is None
+        assert execution.task_id == created["id"]
 
 
 def test_deleting_an_unknown_task_is_a_404(api):
@@ -510,11 +514,11 @@ def test_reset_retries_makes_a_failed_task_active_with_no_retries_counted(api, s
 def test_reset_retries_cancels_a_pending_retry(api, sessions, clock):
     created = new_task(api, max_retries=3)
     task = load_task(sessions, created["id"])
-    first = add_execution(sessions, task, START, status=ExecutionStatus.RUNNING, started_at=START)
+    queued = add_execution(sessions, task, START, status=ExecutionStatus.QUEUED)
+    first = claimed(sessions, queued, clock())
     clock.advance(1)
-    with sessions.begin() as session:
-        outcome = Outcome(ExecutionStatus.FAILED, error=ErrorInfo("RuntimeError", "boom"))
-        recorded = record_outcome(session, first, outcome, clock(), random.Random(0))
+    outcome = Outcome(ExecutionStatus.FAILED, error=ErrorInfo("RuntimeError", "boom"))
+    recorded = settle(sessions, first, outcome, clock(), random.Random(0))
     assert recorded is not None and recorded.retry_execution_id is not None
     before = api.get(f"/tasks/{created['id']}").get_json()
     assert (before["status"], before["retry_count"]) == ("retry-scheduled", 1)
@@ -553,7 +557,7 @@ def test_running_a_task_now_writes_a_manual_execution_and_publishes_it(api, publ
 
 
 def test_a_run_now_that_redis_refuses_stays_scheduled_for_a_retry_and_wakes_the_scheduler(
-    api, publisher, sessions, clock
+    api, publisher, sessions, clock, settings
 ):
     created = new_task(api)
     publisher.fail_after = 0  # Redis went away: nothing publishes from here on
@@ -565,7 +569,7 @@ def test_a_run_now_that_redis_refuses_stays_scheduled_for_a_retry_and_wakes_the_
     assert publisher.messages == []
     stored = load_execution(sessions, body["id"])
     assert stored.status is ExecutionStatus.SCHEDULED
-    assert stored.publish_lease_until == clock() + PUBLISH_RETRY_AFTER
+    assert stored.publish_lease_until == clock() + timedelta(seconds=settings.publish_retry_after)
     assert publisher.wakeups == wakeups + 1
 
 
@@ -595,7 +599,8 @@ def test_two_runs_in_the_same_instant_are_two_executions(api, publisher):
     first = api.post(f"/tasks/{created['id']}/actions/run").get_json()
     second = api.post(f"/tasks/{created['id']}/actions/run").get_json()
     assert first["id"] != second["id"]
-    assert first["scheduled_for"] != second["scheduled_for"]
+    # Both belong to the instant they were asked for; each manual run has its own key.
+    assert first["scheduled_for"] == second["scheduled_for"] == START.isoformat()
     assert publisher.execution_ids == [first["id"], second["id"]]
 
 

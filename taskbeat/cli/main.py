@@ -1,5 +1,8 @@
-"""The `taskbeat` command. `api`, `scheduler` and `worker` live with the part they start
-and are found through the `taskbeat.commands` entry points, so the core imports none."""
+"""The `taskbeat` command and its core commands (`db`, `keys`).
+
+`api`, `scheduler`, `worker` and `dev` are found through the `taskbeat.commands` entry
+points, so the core imports none of the parts they start.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ import click
 from taskbeat.apikeys import create_key, list_keys, revoke_key
 from taskbeat.clock import utcnow
 from taskbeat.db import make_engine, make_session_factory, masked
-from taskbeat.dev import dev
 from taskbeat.errors import ConfigurationError, NotFound
 from taskbeat.logs import configure_logging
 from taskbeat.migrate import current_revision, downgrade, head_revision, upgrade
@@ -96,7 +98,7 @@ def keys() -> None:
 @click.pass_obj
 def keys_create(settings: Settings, role: str, name: str) -> None:
     """Create a key and print it; it is shown only this once."""
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = make_session_factory(make_engine(settings.database_url, pool_size=1))
     with sessions.begin() as session:
         key, plaintext = create_key(session, name=name or role, role=ApiRole(role), now=utcnow())
         click.echo(f"created key {key.id} ({key.role.value}): {plaintext}", err=True)
@@ -107,7 +109,7 @@ def keys_create(settings: Settings, role: str, name: str) -> None:
 @click.pass_obj
 def keys_list(settings: Settings) -> None:
     """List keys (their prefixes only)."""
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = make_session_factory(make_engine(settings.database_url, pool_size=1))
     with sessions() as session:
         for key in list_keys(session):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
@@ -119,13 +121,10 @@ def keys_list(settings: Settings) -> None:
 @click.pass_obj
 def keys_revoke(settings: Settings, key_id: int) -> None:
     """Revoke key KEY_ID."""
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = make_session_factory(make_engine(settings.database_url, pool_size=1))
     with sessions.begin() as session:
         revoke_key(session, key_id, utcnow())
     click.echo(f"revoked key {key_id}")
-
-
-cli.add_command(dev)
 
 
 def main() -> None:

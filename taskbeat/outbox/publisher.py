@@ -1,4 +1,4 @@
-"""Putting run messages on Redis, and waking the scheduler.
+"""Putting run messages on Redis, and waking the schedulers.
 
 The scheduler publishes due executions; the API publishes only its run-now fast path;
 both go through a `Publisher`. `RecordingPublisher` is the stub beside the real one.
@@ -7,7 +7,6 @@ both go through a `Publisher`. `RecordingPublisher` is the stub beside the real 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,26 +14,25 @@ from typing import Protocol
 
 import redis
 from celery import Celery
-from kombu.exceptions import OperationalError
-from kombu.messaging import Producer
 
-from taskbeat.names import RUN_EXECUTION, broker_epoch_key, wakeup_channel
+from taskbeat.names import broker_epoch_key, wakeup_channel
+from taskbeat.outbox.messages import MessageBuilder, RunMessage
 from taskbeat.settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RunMessage:
-    execution_id: int
-    queue: str
-    priority: int = 0
-    timeout: float | None = None
+# Publishing fails fast: a run that could not be published stays in the database and
+# the scheduler tries again shortly, so waiting here would only hold up a wake-up or an
+# API request.
+REDIS_TIMEOUT = 2.0
+# Messages per pipeline round trip: large enough to amortize the trip, small enough that
+# one failure leaves little in doubt.
+PIPELINE_SIZE = 500
 
 
 class Publisher(Protocol):
     def publish(self, messages: Sequence[RunMessage]) -> list[int]:
-        """Publish in order; return the ids published (a prefix, if Redis failed midway)."""
+        """Publish in order; the ids surely published (a prefix, if Redis failed midway)."""
         ...
 
     def wake_scheduler(self) -> None:
@@ -47,70 +45,44 @@ class Publisher(Protocol):
         ...
 
 
-# Publishing fails fast: a run that could not be published stays in the database and the
-# scheduler tries again shortly, so waiting here (kombu retries for seconds by default)
-# would only hold up the scheduler's wake-up or an API request.
-FAIL_FAST = {"max_retries": 0, "connect_retries_timeout": 2}
-CONNECT_TIMEOUT = 2.0
+class RedisPublisher:
+    """Publishes pipelined batches over one Redis connection pool (thread-safe)."""
 
-
-class CeleryPublisher:
-    """Publishes over one long-lived connection, one batch at a time (thread-safe)."""
-
-    def __init__(self, celery: Celery, redis_client: redis.Redis, settings: Settings) -> None:
-        self._celery = celery
-        self._redis = redis_client
+    def __init__(self, client: redis.Redis, builder: MessageBuilder, settings: Settings) -> None:
+        self._redis = client
+        self._builder = builder
         self._channel = wakeup_channel(settings.namespace)
         self._epoch_key = broker_epoch_key(settings.namespace)
-        self._hard_grace = settings.hard_timeout_grace
-        self._connection = celery.connection_for_write(transport_options=FAIL_FAST)
-        self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, celery: Celery) -> CeleryPublisher:
+    def from_settings(cls, settings: Settings, celery: Celery) -> RedisPublisher:
         client = redis.Redis.from_url(
             settings.redis_url,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            socket_timeout=CONNECT_TIMEOUT,
+            socket_connect_timeout=REDIS_TIMEOUT,
+            socket_timeout=REDIS_TIMEOUT,
         )
-        return cls(celery, client, settings)
+        return cls(client, MessageBuilder(celery, settings.hard_timeout_grace), settings)
 
     def publish(self, messages: Sequence[RunMessage]) -> list[int]:
         published: list[int] = []
-        if not messages:
-            return published
-        with self._lock:
-            try:
-                producer = Producer(self._connection)  # type: ignore[no-untyped-call]
-                for message in messages:
-                    self._send(message, producer)
-                    published.append(message.execution_id)
-            except (OperationalError, OSError, redis.RedisError) as exc:
-                log.error(
-                    "publishing stopped after %d of %d messages: %s",
-                    len(published),
-                    len(messages),
-                    exc,
-                )
-                self._connection.close()  # reconnect on the next batch
+        try:
+            for start in range(0, len(messages), PIPELINE_SIZE):
+                wire = [self._builder.build(m) for m in messages[start : start + PIPELINE_SIZE]]
+                with self._redis.pipeline(transaction=False) as pipe:
+                    for message in wire:
+                        pipe.lpush(message.key, message.payload)
+                    pipe.execute()
+                published.extend(message.execution_id for message in wire)
+        except (redis.RedisError, OSError) as exc:
+            # The failed batch may be partly on Redis: those rows are published again
+            # later, and the claim lets one copy through.
+            log.error(
+                "publishing stopped after %d of %d messages: %s",
+                len(published),
+                len(messages),
+                exc,
+            )
         return published
-
-    def _send(self, message: RunMessage, producer: object) -> None:
-        limits = {}
-        if message.timeout is not None:
-            limits = {
-                "soft_time_limit": message.timeout,
-                "time_limit": message.timeout + self._hard_grace,
-            }
-        self._celery.send_task(
-            RUN_EXECUTION,
-            args=[message.execution_id],
-            queue=message.queue,
-            priority=message.priority,
-            producer=producer,
-            retry=False,
-            **limits,
-        )
 
     def wake_scheduler(self) -> None:
         try:
@@ -123,7 +95,6 @@ class CeleryPublisher:
         return bool(self._redis.set(self._epoch_key, uuid.uuid4().hex, nx=True))
 
     def close(self) -> None:
-        self._connection.release()
         self._redis.close()
 
 

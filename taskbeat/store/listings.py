@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from taskbeat.models import Execution, Task
-from taskbeat.status import ExecutionStatus, TaskState, TaskStatus, Trigger
+from taskbeat.status import ExecutionStatus, Trigger
+from taskbeat.tasks.state import TaskState, TaskStatus
 
 TASK_SORTS: dict[str, Any] = {
     "name": Task.name,
@@ -44,10 +45,8 @@ def list_tasks(
 
 def _task_conditions(where: TaskFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    if where.status is TaskStatus.PAUSED:
-        conditions.append(Task.enabled.is_(False))
-    elif where.status is not None:
-        conditions += [Task.enabled.is_(True), Task.state == TaskState(where.status.value)]
+    if where.status is not None:
+        conditions += _status_conditions(where.status)
     if where.handler:
         conditions.append(Task.handler == where.handler)
     if where.search:
@@ -57,6 +56,20 @@ def _task_conditions(where: TaskFilter) -> list[ColumnElement[bool]]:
         # works the same on SQLite and PostgreSQL.
         conditions.append(cast(Task.tags, String).contains(f'"{where.tag}"', autoescape=True))
     return conditions
+
+
+def _status_conditions(status: TaskStatus) -> list[ColumnElement[bool]]:
+    """The tasks `task_status` shows as `status`: paused over running over the state."""
+    if status is TaskStatus.PAUSED:
+        return [Task.enabled.is_(False)]
+    running = Task.id.in_(
+        select(Execution.task_id).where(
+            Execution.status == ExecutionStatus.RUNNING, Execution.test_mode.is_(False)
+        )
+    )
+    if status is TaskStatus.RUNNING:
+        return [Task.enabled.is_(True), running]
+    return [Task.enabled.is_(True), Task.state == TaskState(status.value), ~running]
 
 
 @dataclass(frozen=True)

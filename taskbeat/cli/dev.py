@@ -43,7 +43,7 @@ READY_TIMEOUT = 60.0
 )
 @click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
 @click.pass_obj
-def dev(settings: Settings, port: int, host: str, data_dir: Path, concurrency: int) -> None:
+def command(settings: Settings, port: int, host: str, data_dir: Path, concurrency: int) -> None:
     """Run API, scheduler and worker on SQLite and an embedded Redis."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)

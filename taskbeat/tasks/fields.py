@@ -1,14 +1,26 @@
-"""What a task definition may contain, validated once for the API, the CLI and code."""
+"""A task's fields, described once: what a client may set, with defaults and bounds.
+
+Everything else follows from these models:
+- `TaskDefinition` validates a new task (API, CLI, code); `TaskChanges` is the same
+  fields, each optional, for an update;
+- each field is a column of `taskbeat.models.Task` with the same name, so a validated
+  definition is copied onto a task by its own field names (`column_values`);
+- `TaskView` adds the read-only fields and is the JSON shape of a task (and its schema).
+
+`tests/unit/tasks/test_fields.py` fails when a field and its column disagree.
+This module imports no SQLAlchemy, so the API client can use it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
-from taskbeat.models import MAX_INT
+from taskbeat.limits import MAX_ID, MAX_INT
 from taskbeat.status import MisfirePolicy, OverlapPolicy
+from taskbeat.tasks.state import TaskStatus
 
 TaskName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,199}$")]
 QueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
@@ -79,6 +91,47 @@ def _all_optional(source: type[BaseModel]) -> type[PartialTask]:
 TaskChanges: type[PartialTask] = _all_optional(TaskDefinition)
 
 
+def _nullable(source: type[BaseModel]) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, info in source.model_fields.items()
+        if type(None) in get_args(info.annotation)
+    )
+
+
+# Fields that may be cleared with null; the others must keep a value.
+NULLABLE_FIELDS = _nullable(TaskDefinition)
+# Fields whose change moves the next fire time.
+TIMING_FIELDS = frozenset({"schedule", "timezone", "start_at", "end_at", "max_runs", "enabled"})
+
+
+class TaskView(TaskDefinition):
+    """A task as the API shows it: its definition (times in UTC, the queue resolved)
+    and what the system keeps about it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1, le=MAX_ID)
+    status: TaskStatus
+    recurring: bool
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    run_count: int
+    consecutive_failures: int
+    retry_count: int
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(description="Bumped by each change; send it back as If-Match")
+
+
+# The read-only fields a view takes from the task row as they are (status is derived).
+STORED_VIEW_FIELDS = tuple(
+    name
+    for name in TaskView.model_fields
+    if name not in TaskDefinition.model_fields and name != "status"
+)
+
+
 class RunRequest(BaseModel):
     """Run now: optionally with other params, optionally as a test run."""
 
@@ -86,9 +139,3 @@ class RunRequest(BaseModel):
 
     params: dict[str, Any] | None = None
     test_mode: bool = False
-
-
-# Fields that may be cleared with null; the others must keep a value.
-NULLABLE_FIELDS = frozenset({"timeout", "start_at", "end_at", "max_runs", "queue"})
-# Fields whose change moves the next fire time.
-TIMING_FIELDS = frozenset({"schedule", "timezone", "start_at", "end_at", "max_runs", "enabled"})

@@ -1,0 +1,18 @@
+"""The queries, by noun. A query needed in two places lives here, once.
+
+- `tasks`: task rows by id or name, the scheduler's due scan, the running overlay;
+- `executions`: inserting execution rows, compare-and-set moves, cancelling, pruning;
+- `runs`: the worker's two statements (claim, record the outcome) and the failure path;
+- `outbox`: executions due to be published, their leases, the marks after publishing;
+- `sweeps`: heartbeats and the running rows whose worker went quiet;
+- `listings`: pages of tasks and executions for the API and the dashboard.
+
+Each function runs inside a transaction (or an autocommit connection) its caller owns;
+none commits.
+"""
+
+from __future__ import annotations
+
+from taskbeat.store import executions, listings, outbox, runs, sweeps, tasks
+
+__all__ = ["executions", "listings", "outbox", "runs", "sweeps", "tasks"]
