@@ -1,4 +1,4 @@
-"""Handlers for demos and tests: echo, sleep, fail-n-times."""
+"""Handlers for demos and tests: noop, echo, sleep, fail-n-times."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskbeat.handler import HandlerContext, RetryableError, handler
+
+
+@handler("noop", description="Do nothing and succeed: for wiring checks and benchmarks.")
+def noop(params: dict[str, Any], context: HandlerContext) -> None:
+    return None
 
 
 @handler("echo", description="Return the params it was given, with the run's context.")

@@ -20,19 +20,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.planning import Plan, plan_task
 from taskbeat import store
 from taskbeat.clock import Clock
 from taskbeat.errors import InvalidInput
-from taskbeat.models import Task
 from taskbeat.outbox import relay
 from taskbeat.outbox.messages import RunMessage
 from taskbeat.outbox.publisher import Publisher
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus
-from taskbeat.store.executions import NO_ACTIVE_RUNS, ActiveRuns
+from taskbeat.store.executions import NO_ACTIVE_RUNS, ActiveRuns, SlotKey
+from taskbeat.store.tasks import DueTask, TaskAdvance
 from taskbeat.tasks.slots import schedule_of
 from taskbeat.tasks.state import TaskEvent, next_state
 
@@ -65,9 +66,11 @@ class Dispatcher:
         lease_until = now + timedelta(seconds=self._settings.publish_lease)
         batch = self._settings.scheduler_batch_size
         with self._sessions.begin() as session:
-            tasks = store.tasks.due_tasks(session, now, batch)
-            slot_messages, skipped = self._dispatch_tasks(session, tasks, now, lease_until)
-            pending = relay.lease_due(session, now, self._settings)
+            # Core statements on the session's connection: rows, not ORM objects.
+            connection = session.connection()
+            tasks = store.tasks.due_tasks(connection, now, batch)
+            slot_messages, skipped = self._dispatch_tasks(connection, tasks, now, lease_until)
+            pending = relay.lease_due(connection, now, self._settings)
         published = relay.publish_leased(
             self._sessions, self._publisher, slot_messages + pending, self._clock, self._settings
         )
@@ -80,31 +83,28 @@ class Dispatcher:
         return min((t for t in times if t is not None), default=None)
 
     def _dispatch_tasks(
-        self, session: Session, tasks: Sequence[Task], now: datetime, lease_until: datetime
+        self, db: Connection, tasks: Sequence[DueTask], now: datetime, lease_until: datetime
     ) -> tuple[list[RunMessage], int]:
         if not tasks:
             return [], 0
-        active = store.executions.active_runs(session, [task.id for task in tasks])
-        planned = [
-            (task, plan)
-            for task in tasks
-            if (plan := self._plan(task, now, active.get(task.id, NO_ACTIVE_RUNS))) is not None
-        ]
+        found = store.executions.active_runs(db, [task.id for task in tasks])
+        active = {task.id: found.get(task.id, NO_ACTIVE_RUNS) for task in tasks}
+        plans = [(task, self._plan(task, now, active[task.id])) for task in tasks]
         rows = {
-            row: task for task, plan in planned for row in self._rows(task, plan, now, lease_until)
+            row: task for task, plan in plans if plan for row in _rows(task, plan, now, lease_until)
         }
-        ids = store.executions.insert_executions(session, list(rows))
-        for task, plan in planned:
-            _advance(task, plan, ids, active=active.get(task.id, NO_ACTIVE_RUNS))
+        ids = store.executions.insert_executions(db, list(rows))
+        advances = [_advance(task, plan, ids, active[task.id]) for task, plan in plans]
+        store.tasks.advance_tasks(db, advances)
         messages = [
             relay.run_message(ids[key], task)
             for row, task in rows.items()
             if row.publish_lease_until is not None and (key := row.key()) in ids
         ]
-        return messages, sum(len(plan.skipped) for _, plan in planned)
+        return messages, sum(len(plan.skipped) for _, plan in plans if plan)
 
-    def _plan(self, task: Task, now: datetime, active: ActiveRuns) -> Plan | None:
-        """The task's plan, or None if its schedule no longer parses (it is stopped)."""
+    def _plan(self, task: DueTask, now: datetime, active: ActiveRuns) -> Plan | None:
+        """The task's plan, or None if its schedule no longer parses (it is then stopped)."""
         try:
             schedule = schedule_of(task)
         except InvalidInput as exc:
@@ -115,62 +115,68 @@ class Dispatcher:
                 task.id,
                 exc,
             )
-            task.next_run_at = None
-            task.state = next_state(task.state, TaskEvent.SCHEDULE_BROKEN)
             return None
         return plan_task(task, schedule, now, active=active, run_all_cap=self._settings.run_all_cap)
 
-    def _rows(
-        self, task: Task, plan: Plan, now: datetime, lease_until: datetime
-    ) -> list[store.executions.NewExecution]:
-        """The rows for a plan: runs (leased, unless jitter holds them back) and skips."""
-        rows = []
-        for slot in plan.run:
-            due_at = slot.at + _jitter(task, slot.at)
-            lease = lease_until if due_at <= now and not slot.held else None
-            rows.append(
-                store.executions.first_attempt(
-                    task,
-                    slot.at,
-                    now,
-                    trigger=slot.trigger,
-                    due_at=due_at,
-                    publish_lease_until=lease,
-                )
+
+def _rows(
+    task: DueTask, plan: Plan, now: datetime, lease_until: datetime
+) -> list[store.executions.NewExecution]:
+    """The rows for a plan: runs (leased, unless jitter or `queue_one` holds them back)
+    and skips."""
+    rows = []
+    for slot in plan.run:
+        due_at = slot.at + _jitter(task, slot.at)
+        lease = lease_until if due_at <= now and not slot.held else None
+        rows.append(
+            store.executions.first_attempt(
+                task.id,
+                task.name,
+                slot.at,
+                now,
+                trigger=slot.trigger,
+                due_at=due_at,
+                publish_lease_until=lease,
             )
-        for skip in plan.skipped:
-            rows.append(
-                store.executions.first_attempt(
-                    task,
-                    skip.at,
-                    now,
-                    status=ExecutionStatus.SKIPPED,
-                    finished_at=now,
-                    error_message=skip.reason,
-                )
+        )
+    for skip in plan.skipped:
+        rows.append(
+            store.executions.first_attempt(
+                task.id,
+                task.name,
+                skip.at,
+                now,
+                status=ExecutionStatus.SKIPPED,
+                finished_at=now,
+                error_message=skip.reason,
             )
-        return rows
+        )
+    return rows
 
 
 def _advance(
-    task: Task, plan: Plan, ids: dict[store.executions.SlotKey, int], *, active: ActiveRuns
-) -> None:
-    """Move the task past the slots it took; count only the runs actually inserted."""
+    task: DueTask, plan: Plan | None, ids: dict[SlotKey, int], active: ActiveRuns
+) -> TaskAdvance:
+    """Where the task goes past the slots it took; only the runs inserted count. With no
+    plan (its schedule no longer parses) it stops, failed."""
+    if plan is None:
+        failed = next_state(task.state, TaskEvent.SCHEDULE_BROKEN)
+        return TaskAdvance(task.id, None, task.run_count, task.last_slot_at, failed)
     ran = [slot for slot in plan.run if (task.id, slot.at, 0, 1) in ids]
     if len(ran) < len(plan.run):
         log.warning("task %s: a slot already had an execution; not run twice", task.name)
-    task.next_run_at = plan.next_run_at
-    task.run_count += len(ran)
-    if plan.last_slot is not None:  # later than any slot taken before: it was next_run_at
-        task.last_slot_at = plan.last_slot
+    state = task.state
     if plan.next_run_at is None and not ran and not active.any:
         # Nothing runs now and nothing will: a recurring task has reached its end; a
         # one-time task whose only slot was skipped did not do its job.
         event = TaskEvent.SCHEDULE_ENDED if task.recurring else TaskEvent.ONLY_SLOT_SKIPPED
-        task.state = next_state(task.state, event)
+        state = next_state(state, event)
+    # The last slot taken is later than any taken before: it was next_run_at at least.
+    last_slot = plan.last_slot or task.last_slot_at
+    return TaskAdvance(task.id, plan.next_run_at, task.run_count + len(ran), last_slot, state)
 
 
-def _jitter(task: Task, slot: datetime) -> timedelta:
+def _jitter(task: DueTask, slot: datetime) -> timedelta:
     """A delay of up to task.jitter seconds, the same for a slot whoever computes it."""
     if task.jitter <= 0:
         return timedelta(0)

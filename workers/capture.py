@@ -33,11 +33,25 @@ class LineCapture(logging.Handler):
 
 def run_logger(handler_name: str, capture: LineCapture) -> logging.Logger:
     """A logger for one run. It is not registered with `logging`, so one per run leaks
-    nothing; its lines also reach the worker's own log through the parent."""
+    nothing. Every line is kept with the execution; a line also reaches the worker's own
+    log when the worker's log level lets it through."""
     logger = logging.Logger(f"{HANDLER_LOGGER}.{handler_name}", level=logging.DEBUG)
-    logger.parent = logging.getLogger(HANDLER_LOGGER)
     logger.addHandler(capture)
+    logger.addHandler(_ToWorkerLog(logging.getLogger(HANDLER_LOGGER)))
+    logger.propagate = False
     return logger
+
+
+class _ToWorkerLog(logging.Handler):
+    """Hands a run's line to the worker's logger, at the worker's own level."""
+
+    def __init__(self, worker_log: logging.Logger) -> None:
+        super().__init__(level=logging.DEBUG)
+        self._worker_log = worker_log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._worker_log.isEnabledFor(record.levelno):
+            self._worker_log.handle(record)
 
 
 def storable(text: str) -> str:

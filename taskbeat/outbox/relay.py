@@ -22,28 +22,40 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
 from taskbeat.clock import Clock
-from taskbeat.models import Task
 from taskbeat.outbox.messages import RunMessage
 from taskbeat.outbox.publisher import Publisher
 from taskbeat.settings import Settings
+from taskbeat.store.sql import Executor
 
 log = logging.getLogger(__name__)
 
 
-def run_message(execution_id: int, task: Task) -> RunMessage:
+class RoutedTask(Protocol):
+    """What a message takes from its task."""
+
+    @property
+    def queue(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def timeout(self) -> float | None: ...
+
+
+def run_message(execution_id: int, task: RoutedTask) -> RunMessage:
     """The message for an execution of `task`: routed and limited as the task says."""
     return RunMessage(execution_id, task.queue, task.priority, task.timeout)
 
 
-def lease_due(session: Session, now: datetime, settings: Settings) -> list[RunMessage]:
+def lease_due(db: Executor, now: datetime, settings: Settings) -> list[RunMessage]:
     """Step 1 for rows already written: lease those due now; their messages."""
     lease_until = now + timedelta(seconds=settings.publish_lease)
-    return store.outbox.lease_due(session, now, lease_until, settings.scheduler_batch_size)
+    return store.outbox.lease_due(db, now, lease_until, settings.scheduler_batch_size)
 
 
 def publish_leased(

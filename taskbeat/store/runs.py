@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, exists, literal, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, exists, literal, or_, select, update
 
 from taskbeat.db import is_postgresql
 from taskbeat.models import Execution, Task
@@ -84,46 +84,94 @@ RUNNING_COLUMNS = (
     Execution.worker,
 )
 _TASK_COLUMNS = (Task.handler, Task.params, Task.schedule, Task.run_count, Task.overlap)
+_OUTCOME_COLUMNS = tuple(OutcomeValues.__dataclass_fields__)
+
+# The statements are built once, with bind parameters: building one costs more CPU than
+# running it, and a statement built once has its compiled form cached for good. No bind
+# parameter is named after a column: for an UPDATE, SQLAlchemy would SET that column.
+
+# scheduled|queued -> running for a worker; the same worker and time again is a no-op
+# that answers the same, so a claim whose reply was lost can be sent again.
+_CLAIM = (
+    update(Execution)
+    .where(
+        Execution.id == bindparam("execution_id"),
+        or_(
+            Execution.status.in_(allowed_sources(ExecutionStatus.RUNNING)),
+            and_(
+                Execution.status == ExecutionStatus.RUNNING,
+                Execution.worker == bindparam("claimer"),
+                Execution.started_at == bindparam("claimed_at"),
+            ),
+        ),
+    )
+    .values(
+        status=ExecutionStatus.RUNNING,
+        started_at=bindparam("claimed_at"),
+        heartbeat_at=bindparam("claimed_at"),
+        worker=bindparam("claimer"),
+        publish_lease_until=None,
+    )
+    .returning(*RUNNING_COLUMNS)
+)
+_CLAIMED = _CLAIM.cte("claimed")
+# PostgreSQL: the claim and the task's fields in one statement.
+_CLAIM_WITH_TASK = select(
+    _CLAIMED, *[column.label(f"task_{column.key}") for column in _TASK_COLUMNS]
+).select_from(_CLAIMED.outerjoin(Task, Task.id == _CLAIMED.c.task_id))
+_TASK_FOR_RUN = select(*_TASK_COLUMNS).where(Task.id == bindparam("claimed_task"))
+
+# running -> the outcome, if this worker still holds the run.
+_FINISH = (
+    update(Execution)
+    .where(
+        Execution.id == bindparam("execution_id"),
+        Execution.status == ExecutionStatus.RUNNING,
+        Execution.worker == bindparam("claimer"),
+    )
+    .values({name: bindparam(f"outcome_{name}") for name in _OUTCOME_COLUMNS})
+    .returning(Execution.id)
+)
+# After a success: the failure streak is over; a task with no slot left is completed.
+_WAITING = exists().where(
+    Execution.task_id == Task.id,
+    Execution.status.in_((ExecutionStatus.SCHEDULED, ExecutionStatus.QUEUED)),
+)
+_SETTLE_TASK = (
+    update(Task)
+    .where(Task.id == bindparam("settled_task"))
+    .values(
+        last_run_at=bindparam("settled_run_start"),
+        consecutive_failures=0,
+        retry_count=0,
+        state=case(
+            (
+                and_(Task.enabled.is_(True), Task.next_run_at.is_(None), ~_WAITING),
+                literal(state_after(TaskEvent.SUCCEEDED_LAST).value),
+            ),
+            else_=literal(state_after(TaskEvent.SUCCEEDED).value),
+        ),
+    )
+)
+_FINISHED = _FINISH.cte("finished")
+# PostgreSQL: the outcome and the task in one statement (the task only if the outcome
+# was written).
+_FINISH_AND_SETTLE = select(_FINISHED.c.id).add_cte(
+    _SETTLE_TASK.where(exists(select(_FINISHED.c.id))).cte("settled")
+)
 
 
 def claim(db: Connection, execution_id: int, worker: str, now: datetime) -> Claim | None:
-    """scheduled|queued -> running for `worker`; None if another worker has it.
-
-    Claiming again with the same worker and time is a no-op that answers the same, so
-    a claim whose reply was lost with the connection can be sent again.
-    """
-    statement = (
-        update(Execution)
-        .where(
-            Execution.id == execution_id,
-            or_(
-                Execution.status.in_(allowed_sources(ExecutionStatus.RUNNING)),
-                and_(
-                    Execution.status == ExecutionStatus.RUNNING,
-                    Execution.worker == worker,
-                    Execution.started_at == now,
-                ),
-            ),
-        )
-        .values(
-            status=ExecutionStatus.RUNNING,
-            started_at=now,
-            heartbeat_at=now,
-            worker=worker,
-            publish_lease_until=None,
-        )
-        .returning(*RUNNING_COLUMNS)
-    )
+    """Claim an execution for `worker`, reading its task's fields with it; None if
+    another worker has it."""
+    values = {"execution_id": execution_id, "claimer": worker, "claimed_at": now}
     if is_postgresql(db):
-        claimed = statement.cte("claimed")
-        query = select(claimed, *[column.label(f"task_{column.key}") for column in _TASK_COLUMNS])
-        query = query.select_from(claimed.outerjoin(Task, Task.id == claimed.c.task_id))
-        row = db.execute(query).first()
+        row = db.execute(_CLAIM_WITH_TASK, values).first()
         return None if row is None else _claim(tuple(row))
-    execution = db.execute(statement).first()
+    execution = db.execute(_CLAIM, values).first()
     if execution is None:
         return None
-    task = db.execute(select(*_TASK_COLUMNS).where(Task.id == execution.task_id)).first()
+    task = db.execute(_TASK_FOR_RUN, {"claimed_task": execution.task_id}).first()
     return _claim((*execution, *(task if task else (None,) * len(_TASK_COLUMNS))))
 
 
@@ -139,8 +187,7 @@ def _claim(values: tuple[Any, ...]) -> Claim:
 def finish(db: Connection, run: RunningExecution, outcome: OutcomeValues) -> bool:
     """running -> the outcome's status, if this worker still holds the run. False when
     it does not (the sweeper settled it first): the outcome is then dropped."""
-    result = db.execute(_finish(run, outcome))
-    return result.first() is not None
+    return db.execute(_FINISH, _finish_values(run, outcome)).first() is not None
 
 
 def finish_successfully(db: Connection, run: RunningExecution, outcome: OutcomeValues) -> bool:
@@ -150,46 +197,19 @@ def finish_successfully(db: Connection, run: RunningExecution, outcome: OutcomeV
     `running` status is derived from its executions, and the state a success leaves
     is computed in SQL from the row as it is then.
     """
-    done = _finish(run, outcome)
+    values = _finish_values(run, outcome)
     if run.test_mode:  # a test run leaves no mark on its task
-        return db.execute(done).first() is not None
+        return db.execute(_FINISH, values).first() is not None
+    values.update(settled_task=run.task_id, settled_run_start=run.started_at)
     if is_postgresql(db):
-        finished = done.cte("finished")
-        settle = _settle_task(run).where(exists(select(finished.c.id))).cte("settled")
-        query = select(finished.c.id).add_cte(settle)
-        return db.execute(query).first() is not None
-    if db.execute(done).first() is None:
+        return db.execute(_FINISH_AND_SETTLE, values).first() is not None
+    if db.execute(_FINISH, values).first() is None:
         return False
-    db.execute(_settle_task(run))
+    db.execute(_SETTLE_TASK, values)
     return True
 
 
-def _finish(run: RunningExecution, outcome: OutcomeValues) -> Any:
-    return (
-        update(Execution)
-        .where(
-            Execution.id == run.id,
-            Execution.status == ExecutionStatus.RUNNING,
-            Execution.worker == run.worker,
-        )
-        .values(**outcome.columns())
-        .returning(Execution.id)
-    )
-
-
-def _settle_task(run: RunningExecution) -> Any:
-    """After a success: the streak is over, and a task with no slot left is completed."""
-    waiting = exists().where(
-        Execution.task_id == Task.id,
-        Execution.status.in_((ExecutionStatus.SCHEDULED, ExecutionStatus.QUEUED)),
-    )
-    ran_out = and_(Task.enabled.is_(True), Task.next_run_at.is_(None), ~waiting)
-    state = case(
-        (ran_out, literal(state_after(TaskEvent.SUCCEEDED_LAST).value)),
-        else_=literal(state_after(TaskEvent.SUCCEEDED).value),
-    )
-    return (
-        update(Task)
-        .where(Task.id == run.task_id)
-        .values(last_run_at=run.started_at, consecutive_failures=0, retry_count=0, state=state)
-    )
+def _finish_values(run: RunningExecution, outcome: OutcomeValues) -> dict[str, Any]:
+    values = {f"outcome_{name}": value for name, value in outcome.columns().items()}
+    values.update(execution_id=run.id, claimer=run.worker)
+    return values

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from taskbeat.db import is_postgresql
 from taskbeat.errors import NotFound
 from taskbeat.limits import MAX_ID
 from taskbeat.models import Execution, Task
-from taskbeat.status import ExecutionStatus
-from taskbeat.store.sql import Executor
+from taskbeat.status import ExecutionStatus, MisfirePolicy, OverlapPolicy
+from taskbeat.store.sql import Executor, bind_of, unnested
+from taskbeat.tasks.state import TaskState
 
 
 def get_task(session: Session, ref: str | int, *, for_update: bool = False) -> Task:
@@ -43,20 +46,87 @@ def task_name_exists(session: Session, name: str) -> bool:
     return session.scalar(select(func.count()).where(Task.name == name)) != 0
 
 
-def due_tasks(session: Session, now: datetime, limit: int) -> Sequence[Task]:
+@dataclass(frozen=True)
+class DueTask:
+    """What dispatching reads of a due task: a plain row, not an ORM object (loading
+    thousands of those was most of a large dispatch's cost)."""
+
+    id: int
+    name: str
+    schedule: str
+    timezone: str
+    enabled: bool
+    recurring: bool
+    state: TaskState
+    start_at: datetime | None
+    end_at: datetime | None
+    max_runs: int | None
+    run_count: int
+    created_at: datetime
+    last_slot_at: datetime | None
+    next_run_at: datetime | None
+    misfire: MisfirePolicy
+    misfire_grace: float
+    overlap: OverlapPolicy
+    jitter: float
+    queue: str
+    priority: int
+    timeout: float | None
+
+
+_DUE_COLUMNS = tuple(getattr(Task, field.name) for field in fields(DueTask))
+
+
+def due_tasks(db: Executor, now: datetime, limit: int) -> list[DueTask]:
     """Tasks whose next slot has come, oldest first, locked for this transaction.
 
     Reads only the `next_run_at` index, so the cost follows what is due, not how many
     tasks exist. SKIP LOCKED lets several schedulers take disjoint batches.
     """
     query = (
-        select(Task)
+        select(*_DUE_COLUMNS)
         .where(Task.next_run_at <= now)
         .order_by(Task.next_run_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return session.scalars(query).all()
+    return [DueTask(*row) for row in db.execute(query)]
+
+
+@dataclass(frozen=True)
+class TaskAdvance:
+    """Where dispatching leaves a task: its next slot and its counters."""
+
+    id: int
+    next_run_at: datetime | None
+    run_count: int
+    last_slot_at: datetime | None
+    state: TaskState
+
+
+_ADVANCE_COLUMNS = tuple(getattr(Task, field.name) for field in fields(TaskAdvance))
+
+
+def advance_tasks(db: Executor, advances: Sequence[TaskAdvance]) -> None:
+    """Write each task's new position, in one statement."""
+    if not advances:
+        return
+    # Not dataclasses.astuple: it deep-copies every value.
+    rows = [(a.id, a.next_run_at, a.run_count, a.last_slot_at, a.state) for a in advances]
+    if is_postgresql(bind_of(db)):
+        moved = unnested("moved", _ADVANCE_COLUMNS, rows)
+        changes = {column.key: moved.c[column.key] for column in _ADVANCE_COLUMNS[1:]}
+        db.execute(update(Task).where(Task.id == moved.c.id).values(changes))
+        return
+    names = [column.key for column in _ADVANCE_COLUMNS]
+    statement = (
+        update(Task)
+        .where(Task.id == bindparam("moved_id"))
+        .values({name: bindparam(f"moved_{name}") for name in names[1:]})
+    )
+    db.execute(
+        statement, [{f"moved_{n}": v for n, v in zip(names, row, strict=True)} for row in rows]
+    )
 
 
 def earliest_next_run(db: Executor) -> datetime | None:

@@ -39,6 +39,19 @@ def create_task(
 ) -> Task:
     if store.tasks.task_name_exists(session, definition.name):
         raise Conflict(f"a task named {definition.name!r} already exists")
+    task = new_task(definition, registry, now=now, default_queue=default_queue)
+    session.add(task)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same name, created at the same moment elsewhere
+        raise Conflict(f"a task named {definition.name!r} already exists") from exc
+    return task
+
+
+def new_task(
+    definition: TaskDefinition, registry: HandlerRegistry, *, now: datetime, default_queue: str
+) -> Task:
+    """The row a definition makes, armed from now; InvalidInput if it would never run."""
     task = Task(
         created_at=now,
         updated_at=now,
@@ -53,11 +66,6 @@ def create_task(
     task.next_run_at = first_slot(task, now)
     if task.enabled and task.next_run_at is None:
         raise InvalidInput(*_why_never(task))
-    session.add(task)
-    try:
-        session.flush()
-    except IntegrityError as exc:  # the same name, created at the same moment elsewhere
-        raise Conflict(f"a task named {definition.name!r} already exists") from exc
     return task
 
 
@@ -164,7 +172,8 @@ def create_manual_run(
         _handler(registry, task.handler).validate_params(request.params)
     number = store.tasks.number_manual_run(session, task.id)
     row = store.executions.first_attempt(
-        task,
+        task.id,
+        task.name,
         now,
         now,
         trigger=Trigger.MANUAL,

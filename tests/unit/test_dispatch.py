@@ -17,6 +17,7 @@ from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus, Trigger
 from taskbeat.store.executions import NewExecution
+from taskbeat.store.tasks import TaskAdvance
 from taskbeat.tasks import operations
 from taskbeat.tasks.fields import RunRequest
 from taskbeat.tasks.state import TaskState, TaskStatus
@@ -131,11 +132,12 @@ def test_rows_committed_by_a_scheduler_that_died_before_publishing_go_out_after_
     task = make_task()
     clock.set(task.next_run_at)
     with sessions.begin() as session:  # what a scheduler that crashed after commit leaves
-        [slot_task] = store.tasks.due_tasks(session, clock(), 10)
+        [due] = store.tasks.due_tasks(session.connection(), clock(), 10)
         lease = clock() + timedelta(seconds=settings.publish_lease)
-        row = execution_row(slot_task, slot_task.next_run_at, clock(), publish_lease_until=lease)
+        row = execution_row(task, due.next_run_at, clock(), publish_lease_until=lease)
         store.executions.insert_executions(session, [row])
-        slot_task.next_run_at += timedelta(seconds=60)
+        moved = TaskAdvance(due.id, due.next_run_at + timedelta(seconds=60), 1, None, due.state)
+        store.tasks.advance_tasks(session.connection(), [moved])
 
     dispatcher.tick()
     assert publisher.messages == []  # another scheduler may still be publishing it

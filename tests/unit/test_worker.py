@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from taskbeat.tasks import operations
 from taskbeat.tasks.state import TaskStatus
 from tests.runs import WORKER, history, reload, status_of, worker_runtime
 from workers.app import create_worker_app
+from workers.capture import HANDLER_LOGGER, LineCapture, run_logger
 from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 
 
@@ -305,3 +307,19 @@ def test_a_handlers_own_retry_delay_is_held_to_a_week(runtime, make_task, run_no
     run_execution(runtime, run_now(task).id, WORKER)
     _, retry = history(sessions, task)
     assert retry.due_at == clock() + timedelta(days=7)
+
+
+def test_a_runs_lines_are_all_kept_and_reach_the_worker_log_at_its_level_only(caplog):
+    capture = LineCapture(max_lines=10)
+    logger = run_logger("echo", capture)
+    worker_log = logging.getLogger(HANDLER_LOGGER)
+    before = worker_log.level
+    worker_log.setLevel(logging.WARNING)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            logger.debug("detail")
+            logger.warning("trouble")
+    finally:
+        worker_log.setLevel(before)
+    assert [line.split(" ", 3)[-1] for line in capture.result_lines()] == ["detail", "trouble"]
+    assert [record.getMessage() for record in caplog.records] == ["trouble"]

@@ -1,0 +1,108 @@
+"""No-op runs due at once, drained end to end, against bare Celery draining as many.
+
+taskbeat: `count` one-time echo tasks fall due at one instant, with a scheduler and the
+workers already running; the figure is runs per second from that instant until the last
+run's outcome is recorded. Bare Celery: the same workers' pool and concurrency running
+a no-op task from the same kind of Redis; from the first publish until the queue and its
+unacked set are empty.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import redis
+from sqlalchemy import func, select
+
+from bench import bare_app
+from bench.env import BIN, BenchEnv, wait_until
+from bench.seed import add_tasks
+from bench.table import Row
+from taskbeat.celery_app import make_celery
+from taskbeat.models import Execution
+from taskbeat.status import ExecutionStatus
+
+LEAD = timedelta(seconds=3)  # time for the tasks to be written before they fall due
+
+
+def e2e(env: BenchEnv, count: int, *, workers: int, concurrency: int) -> Row:
+    label = f"{count:,} no-op runs, {workers} worker x prefork {concurrency}"
+    bare = _bare_celery_rate(env, count, workers, concurrency)
+    ours = _taskbeat_rate(env, count, workers, concurrency)
+    ratio = ours / bare
+    return Row("e2e", label, ours, bare, "runs/s", ">=0.5x (moonshot 0.7x)", ratio >= 0.5)
+
+
+def _bare_celery_rate(env: BenchEnv, count: int, workers: int, concurrency: int) -> float:
+    env.flush_redis()
+    command = [
+        *(str(BIN / "celery"), "-A", "bench.bare_app", "worker", "-P", "prefork"),
+        *(f"--concurrency={concurrency}", "--queues", bare_app.QUEUE, "--loglevel=WARNING"),
+    ]
+    environ = {**env.environ(), "BENCH_REDIS_URL": env.redis_url}
+    processes = [
+        env.start(f"bare-{n}", [*command, f"--hostname=bare{n}@%h"], environ)
+        for n in range(workers)
+    ]
+    client = redis.Redis.from_url(env.redis_url)
+    app = make_celery(env.settings)
+    try:
+        _wait_for_consumers(client, workers)
+        started = time.perf_counter()
+        with app.producer_or_acquire() as producer, producer.batch(500):
+            for number in range(count):
+                app.send_task(bare_app.NOOP, args=[number], queue=bare_app.QUEUE, producer=producer)
+        wait_until(lambda: _drained(client), 600, "bare Celery to drain its queue", 0.02)
+        return count / (time.perf_counter() - started)
+    finally:
+        for process in processes:
+            env.stop(process)
+        client.close()
+
+
+def _taskbeat_rate(env: BenchEnv, count: int, workers: int, concurrency: int) -> float:
+    env.flush_redis()
+    env.reset_database()
+    scheduler = env.taskbeat("scheduler", "scheduler")
+    processes = env.workers("e2e", workers, concurrency)
+    client = redis.Redis.from_url(env.redis_url)
+    try:
+        _wait_for_consumers(client, workers)
+        now = datetime.now(UTC)
+        due = now + LEAD
+        add_tasks(
+            env.engine, env.settings, count, due_at=due, now=now, handler="noop",
+            schedule=due.isoformat(),
+        )  # fmt: skip
+        wait_until(lambda: _succeeded(env) >= count, 900, "taskbeat to run every slot", 0.25)
+        with env.engine.connect() as connection:
+            last = connection.scalar(select(func.max(Execution.finished_at)))
+        assert last is not None
+        return count / (last - due).total_seconds()
+    finally:
+        for process in [*processes, scheduler]:
+            env.stop(process)
+        client.close()
+
+
+def _succeeded(env: BenchEnv) -> int:
+    query = select(func.count()).where(Execution.status == ExecutionStatus.SUCCEEDED)
+    with env.engine.connect() as connection:
+        return int(connection.scalar(query) or 0)
+
+
+def _wait_for_consumers(client: redis.Redis, workers: int) -> None:
+    """Until every worker is up and polling: Celery workers announce themselves to each
+    other over the pidbox fanout, which shows as clients blocked in BRPOP."""
+    wait_until(lambda: _blocked_clients(client) >= workers, 60, "the workers to start", 0.1)
+    time.sleep(0.5)  # let the pool processes finish starting too
+
+
+def _blocked_clients(client: redis.Redis) -> int:
+    return int(client.info("clients").get("blocked_clients", 0))
+
+
+def _drained(client: redis.Redis) -> bool:
+    queued = sum(int(client.llen(key)) for key in client.keys(f"{bare_app.QUEUE}*"))
+    return queued == 0 and int(client.hlen("unacked")) == 0
