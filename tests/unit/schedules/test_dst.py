@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from taskbeat.schedules import preview
+from taskbeat.schedules import first_fire_time, preview
 from tests.unit.schedules.helpers import (
     BERLIN,
     HOUR,
     NEW_YORK,
+    PARIS,
+    SECOND,
     fires_between,
     local,
     parse,
@@ -128,3 +130,89 @@ def test_over_a_year_a_daily_job_fires_exactly_once_on_each_local_day(zone, text
     times = fires_between(schedule, start, local(zone, 2027, 1, 1))
     days = [when.astimezone(ZoneInfo(zone)).date() for when in times]
     assert days == [date(2026, 1, 1) + timedelta(days=n) for n in range(365)]
+
+
+# --- Several wall times in one gap, and where a computation starts -----------------
+
+
+def test_every_time_in_a_one_hour_gap_runs_shifted_by_the_gap():
+    # Paris, 2025-03-30: 02:00 CET jumps to 03:00 CEST.
+    start, end = local(PARIS, 2025, 3, 30, 1, 50), local(PARIS, 2025, 3, 31, 2, 10)
+    assert fires_between(parse("*/15 2 * * *", PARIS), start, end) == [
+        local(PARIS, 2025, 3, 30, 3, 0),
+        local(PARIS, 2025, 3, 30, 3, 15),
+        local(PARIS, 2025, 3, 30, 3, 30),
+        local(PARIS, 2025, 3, 30, 3, 45),
+        local(PARIS, 2025, 3, 31, 2, 0),
+    ]
+
+
+def test_a_gap_at_an_odd_offset_keeps_real_and_shifted_times():
+    # Chatham, 2025-09-28: 02:45 +1245 jumps to 03:45 +1345, so 03:45 is real and
+    # 03:00, 03:15, 03:30 are shifted by the hour.
+    zone = "Pacific/Chatham"
+    start = local(zone, 2025, 9, 28, 0, 0)
+    assert fires_between(parse("*/15 3 * * *", zone), start, start + 6 * HOUR) == [
+        local(zone, 2025, 9, 28, 3, 45),
+        local(zone, 2025, 9, 28, 4, 0),
+        local(zone, 2025, 9, 28, 4, 15),
+        local(zone, 2025, 9, 28, 4, 30),
+    ]
+
+
+@pytest.mark.parametrize("minutes_past_three", [0, 10, 29])
+def test_a_task_armed_inside_the_shifted_hour_still_runs_the_shifted_time(minutes_past_three):
+    # Created or resumed at 03:10 on the spring-forward night: 02:30 shifted is 03:30.
+    now = local(PARIS, 2025, 3, 30, 3, minutes_past_three)
+    schedule = parse("30 2 * * *", PARIS)
+    assert first_fire_time(schedule, now, None) == local(PARIS, 2025, 3, 30, 3, 30)
+
+
+def test_a_start_at_written_inside_the_gap_counts_from_its_shifted_instant():
+    start_at = local(PARIS, 2025, 3, 30, 2, 10)  # wall time 02:10 does not exist: 03:10
+    schedule = parse("30 2 * * *", PARIS)
+    assert first_fire_time(schedule, start_at - HOUR, start_at) == local(PARIS, 2025, 3, 30, 3, 30)
+
+
+def test_a_shifted_time_that_lands_on_a_real_fire_time_fires_once():
+    # 02:00 and 02:30 shift onto 03:00 and 03:30, which the expression also selects.
+    start = local(PARIS, 2025, 3, 30, 1, 0)
+    assert fires_between(parse("0,30 2,3 * * *", PARIS), start, start + 4 * HOUR) == [
+        local(PARIS, 2025, 3, 30, 1, 0) + HOUR,  # 03:00 CEST, once
+        local(PARIS, 2025, 3, 30, 3, 30),  # once
+    ]
+
+
+def test_shifted_times_are_emitted_in_order_among_real_ones():
+    # Lord Howe, 2025-10-05: 02:00 +1030 jumps to 02:30 +11. 02:15 shifts to 02:45,
+    # after the real 02:35.
+    zone = "Australia/Lord_Howe"
+    start = local(zone, 2025, 10, 5, 0, 0)
+    assert fires_between(parse("15,35 2 * * *", zone), start, start + 4 * HOUR) == [
+        local(zone, 2025, 10, 5, 2, 35),
+        local(zone, 2025, 10, 5, 2, 45),
+    ]
+
+
+def test_from_inside_the_second_pass_of_a_repeated_hour_its_times_do_not_run_again():
+    # Paris, 2025-10-26: 03:00 CEST falls back to 02:00 CET; start at 02:10 CET.
+    start = local(PARIS, 2025, 10, 26, 2, 10, fold=1)
+    assert parse("*/15 2 * * *", PARIS).next_fire_time(start) == local(PARIS, 2025, 10, 27, 2, 0)
+    assert parse("*/15 * * * *", PARIS).next_fire_time(start) == local(PARIS, 2025, 10, 26, 3, 0)
+
+
+def test_seconds_in_a_gap_shift_like_minutes():
+    start = local(PARIS, 2025, 3, 30, 1, 0)
+    schedule = parse("*/20 30 2 * * *", PARIS)
+    assert fires_between(schedule, start, start + 3 * HOUR) == [
+        local(PARIS, 2025, 3, 30, 3, 30, 0),
+        local(PARIS, 2025, 3, 30, 3, 30, 20),
+        local(PARIS, 2025, 3, 30, 3, 30, 40),
+    ]
+
+
+def test_every_second_of_a_skipped_hour_runs_once_and_in_order():
+    start = local(PARIS, 2025, 3, 30, 1, 0)
+    times = fires_between(parse("* * 2 * * *", PARIS), start, start + 3 * HOUR)
+    assert times[0] == local(PARIS, 2025, 3, 30, 3, 0)
+    assert spacings(times) == [SECOND] * 3599
