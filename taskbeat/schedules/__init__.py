@@ -9,6 +9,7 @@ Forms: 5-field cron (read as Debian cron reads it), 6-field cron with seconds fi
 - `walltime`: wall-clock times to instants across DST (the gap and fold rule).
 - `intervals`: `every ...`, on an exact grid from an anchor.
 - `base`: the Schedule protocol, one-time schedules, first fire time and preview.
+- `words`: a schedule in words, for people.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from taskbeat.schedules.intervals import IntervalSchedule
 from taskbeat.schedules.parsing import parse_schedule, parse_timestamp, parse_timezone
 from taskbeat.schedules.refusals import CronRefused, Refusal
 from taskbeat.schedules.walltime import client_time, wall_clock_to_utc
+from taskbeat.schedules.words import describe
 
 __all__ = [
     "CronRefused",
@@ -28,6 +30,7 @@ __all__ = [
     "Refusal",
     "Schedule",
     "client_time",
+    "describe",
     "first_fire_time",
     "parse_schedule",
     "parse_timestamp",
