@@ -17,7 +17,8 @@ test holds this reading to cronsim's, which follows Debian cron.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from taskbeat.schedules.refusals import CronRefused, Refusal, field_refused
 
@@ -44,17 +45,18 @@ MONTH = FieldKind("month", 1, 12, 12, MONTH_NAMES, 1)
 DAY_OF_WEEK = FieldKind("day-of-week", 0, 7, 7, WEEKDAY_NAMES, 0)
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """What one field selects. Only the day fields use more than `values`."""
 
     values: frozenset[int] = frozenset()
     last_day: bool = False  # L
     last_weekday: bool = False  # LW
-    nth_weekdays: frozenset[tuple[int, int]] = field(default_factory=frozenset)  # D#k
-    last_weekdays: frozenset[int] = field(default_factory=frozenset)  # DL
+    nth_weekdays: frozenset[tuple[int, int]] = frozenset()  # D#k
+    last_weekdays: frozenset[int] = frozenset()  # DL
 
-    def __or__(self, other: Selection) -> Selection:
+    def __or__(self, other: object) -> Selection:
+        if not isinstance(other, Selection):
+            return NotImplemented
         return Selection(
             self.values | other.values,
             self.last_day or other.last_day,
@@ -68,7 +70,7 @@ def parse_field(kind: FieldKind, text: str) -> Selection:
     """The values `text` selects in a field of `kind`, or CronRefused naming the field."""
     if not text.isascii():
         # str.upper() and int() read some non-ASCII letters and digits as ASCII ones
-        # (the long s in 'sun', Arabic-Indic '٣' as 3); cron reads bytes, so we take none of them.
+        # (a long s in 'sun', Arabic-Indic '٣' as 3); cron reads bytes: we take none of them.
         raise field_refused(kind.name, text, Refusal.NON_ASCII, "write it in ASCII (0-9, a-z)")
     selection = Selection()
     for item in text.upper().split(","):
@@ -76,7 +78,7 @@ def parse_field(kind: FieldKind, text: str) -> Selection:
     return selection
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Item:
     kind: FieldKind
     field_text: str  # the whole field, as written, for the error message
@@ -102,7 +104,7 @@ class _Item:
         item = self.item
         if "#" in item and "L" not in item:
             day, _, nth = item.partition("#")
-            k = self._number(nth, "a #", 1, 5, Refusal.NTH_OUT_OF_RANGE)
+            k = self._number(nth, "the count after #", 1, 5, Refusal.NTH_OUT_OF_RANGE)
             return Selection(nth_weekdays=frozenset({(self._value(day) % 7, k)}))
         if item.endswith("L") and item[:-1].isdigit():
             return Selection(last_weekdays=frozenset({self._value(item[:-1]) % 7}))
@@ -158,17 +160,19 @@ class _Item:
             return self.kind.names.index(token) + self.kind.first_named
         return self._number(token, "a value", self.kind.low, self.kind.high, Refusal.OUT_OF_RANGE)
 
+    def _not_a_value(self, token: str, what: str) -> str:
+        if token == "?":
+            return "'?' is Quartz syntax, not cron's; write *"
+        if what != "a value":
+            return f"{token!r} is not a number, as {what} must be"
+        names = self.kind.names
+        named = f" or a name ({names[0].lower()}-{names[-1].lower()})" if names else ""
+        return f"{token!r} is not a number from {self.kind.low} to {self.kind.high}{named}"
+
     def _number(self, token: str, what: str, low: int, high: int, reason: Refusal) -> int:
         if not (token.isascii() and token.isdigit()):
-            raise self.refuse(Refusal.NOT_A_VALUE, _not_a_value(token, self.kind))
+            raise self.refuse(Refusal.NOT_A_VALUE, self._not_a_value(token, what))
         value = int(token)
         if not low <= value <= high:
             raise self.refuse(reason, f"{what} must be from {low} to {high}, not {value}")
         return value
-
-
-def _not_a_value(token: str, kind: FieldKind) -> str:
-    if token == "?":
-        return "'?' is Quartz syntax, not cron's; write *"
-    named = f" or a name ({kind.names[0].lower()}-{kind.names[-1].lower()})" if kind.names else ""
-    return f"{token!r} is not a number from {kind.low} to {kind.high}{named}"

@@ -50,6 +50,7 @@ class DayRule:
 
     def _by_weekday(self, length: int, first_weekday: int) -> set[int]:
         dow = self.day_of_week
+        # first_of[w]: the date of the month's first weekday w (cron numbering).
         first_of = [1 + (weekday - first_weekday) % 7 for weekday in WEEKDAYS]
         days = {d for weekday in dow.values for d in range(first_of[weekday % 7], length + 1, 7)}
         days.update(first_of[weekday] + 7 * (k - 1) for weekday, k in dow.nth_weekdays)

@@ -54,7 +54,7 @@ def next_instant(next_wall: NextWall, zone: ZoneInfo, after: datetime) -> dateti
         # In the second pass of a repeated hour: its wall times fired in the first pass.
         return _first_from(next_wall, zone, _end_of_repeat(zone, after, wall) - TICK)
     found = _first_from(next_wall, zone, wall)
-    gap = _gap_ending_near(zone, after)
+    gap = _gap_ending_near(zone, after, local.utcoffset() or timedelta(0))
     if gap:
         # Times skipped by a gap that just ended land up to `gap` after it: some may be
         # later than `after` though their wall time is earlier than its wall time.
@@ -93,9 +93,9 @@ def _shifted(zone: ZoneInfo, candidate: datetime | None) -> datetime | None:
     return _instant(candidate, early) if late > early else None
 
 
-def _gap_ending_near(zone: ZoneInfo, after: datetime) -> timedelta | None:
-    """The length g of a spring-forward gap that began at most g before `after`, if any."""
-    now = _offset_at(zone, after)
+def _gap_ending_near(zone: ZoneInfo, after: datetime, now: timedelta) -> timedelta | None:
+    """The length g of a spring-forward gap that began at most g before `after` (whose
+    offset is `now`), if any."""
     gap = now - _offset_at(zone, after - LONGEST_GAP)
     if gap <= timedelta(0) or _offset_at(zone, after - gap) == now:
         return None
