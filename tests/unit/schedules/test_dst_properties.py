@@ -32,8 +32,8 @@ ZONES = [
 ]
 FIRST_YEAR, LAST_YEAR = 2024, 2030
 AROUND = timedelta(hours=30)  # wall clock the oracle enumerates on each side of a change
-STARTS_WITHIN = timedelta(hours=5)  # of the change
-HORIZON = timedelta(hours=9)  # after the change, where the comparison stops
+STARTS_WITHIN = timedelta(hours=3)  # of the change
+HORIZON = timedelta(hours=6)  # after the change, where the comparison stops
 ANCHOR = datetime(2025, 1, 1, tzinfo=UTC)
 EXAMPLES_PER_ZONE = 120
 
@@ -107,40 +107,47 @@ def _listed(values: frozenset[int]) -> str:
     return ",".join(str(v) for v in sorted(values))
 
 
-def _values(high: int, most: int, near: list[int]) -> st.SearchStrategy[frozenset[int]]:
-    """A few values from 0 to `high`, often from `near` (the hours around a change)."""
-    value = st.integers(0, high)
-    return st.frozensets(
-        st.sampled_from(near) | value if near else value, min_size=1, max_size=most
-    )
-
-
-def _field(high: int, most: int, near: list[int]) -> st.SearchStrategy[Written]:
+def _field(high: int, listed: st.SearchStrategy[frozenset[int]]) -> st.SearchStrategy[Written]:
     """A field from 0 to `high` as `*`, a step or a list, with the values it selects."""
     every = st.just(("*", frozenset(range(high + 1))))
     steps = st.integers(2, high // 2).map(lambda n: (f"*/{n}", frozenset(range(0, high + 1, n))))
-    listed = _values(high, most, near).map(lambda values: (_listed(values), values))
-    return st.one_of(every, steps, listed)
+    return st.one_of(every, steps, listed.map(lambda values: (_listed(values), values)))
+
+
+# Strategies are built once: building them per example costs more than the example.
+SECONDS = st.none() | st.frozensets(st.integers(0, 59), min_size=1, max_size=3)
+MINUTES = _field(59, st.frozensets(st.integers(0, 59), min_size=1, max_size=6))
+# Listed hours -4 to -1 stand for the change's local hour -2 to +1, to hit it often.
+HOURS = _field(23, st.frozensets(st.integers(-4, 23), min_size=1, max_size=4))
+WEEKDAYS = st.just(("*", frozenset(range(7)))) | st.frozensets(
+    st.integers(0, 6), min_size=1, max_size=3
+).map(lambda days: (_listed(days), days))
+MICROSECONDS_NEAR = st.integers(
+    -STARTS_WITHIN // timedelta(microseconds=1), STARTS_WITHIN // timedelta(microseconds=1)
+) | st.integers(-2, 2)
+
+
+def _near(hours: Written, local_hour: int) -> Written:
+    """Listed hours, the stand-ins for hours near the change made real."""
+    written, values = hours
+    if written.startswith("*"):
+        return hours
+    real = frozenset((local_hour + v + 2) % 24 if v < 0 else v for v in values)
+    return _listed(real), real
 
 
 @st.composite
 def cases(draw: st.DrawFn, zone: str) -> Case:
     moment = draw(st.sampled_from(moments(zone)))
     local_hour = moment.astimezone(ZoneInfo(zone)).hour
-    near = [(local_hour + d) % 24 for d in (-2, -1, 0, 1)]
-    weekdays = st.frozensets(st.integers(0, 6), min_size=1, max_size=3)
-    within = int(STARTS_WITHIN / timedelta(microseconds=1))
     return Case(
         zone=zone,
         moment=moment,
-        seconds=draw(st.none() | st.frozensets(st.integers(0, 59), min_size=1, max_size=3)),
-        minutes=draw(_field(59, 6, [])),
-        hours=draw(_field(23, 4, near)),
-        weekdays=draw(
-            st.just(("*", frozenset(range(7)))) | weekdays.map(lambda w: (_listed(w), w))
-        ),
-        start=moment
-        + timedelta(microseconds=draw(st.integers(-within, within) | st.integers(-2, 2))),
+        seconds=draw(SECONDS),
+        minutes=draw(MINUTES),
+        hours=_near(draw(HOURS), local_hour),
+        weekdays=draw(WEEKDAYS),
+        start=moment + timedelta(microseconds=draw(MICROSECONDS_NEAR)),
     )
 
 
