@@ -66,8 +66,8 @@ def next_instant(next_wall: NextWall, zone: ZoneInfo, after: datetime) -> dateti
 
 def _first_from(next_wall: NextWall, zone: ZoneInfo, wall: datetime) -> datetime | None:
     """The earliest instant of the wall times selected after `wall` (all later than the
-    instant `wall` stands for): the first real one, or a shifted one from a gap before
-    it if that is earlier."""
+    instant `wall` stands for): the first real one, or, if earlier, the shifted first
+    one of a gap met on the way there."""
     shifted: datetime | None = None
     limit: datetime | None = None
     candidate = next_wall(wall)
