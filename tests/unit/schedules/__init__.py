@@ -1,0 +1,1 @@
+"""Schedules: parsing, cron semantics, DST, intervals, words."""
