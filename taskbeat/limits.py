@@ -38,6 +38,20 @@ def json_problem(value: Any) -> tuple[str, str] | None:
     return None
 
 
+def nested_too_deeply(value: Any) -> bool:
+    """Whether `value` nests arrays and objects deeper than MAX_JSON_DEPTH (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        if children and depth >= MAX_JSON_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def json_size(value: Any) -> int:
     """Bytes of `value` as compact JSON."""
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
