@@ -56,6 +56,16 @@ class TaskRef(BaseModel):
     ref: str = Field(description="The task's id or name")
 
 
+class IfMatch(BaseModel):
+    """The version the client read; a task changed since is refused (409)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    if_match: str | None = Field(
+        default=None, alias="If-Match", description='The task\'s ETag, like "3"'
+    )
+
+
 class NextRunsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -81,8 +91,11 @@ def _task_links() -> dict[str, dict[str, object]]:
         for name, operation in [
             ("GetTask", "get_task"),
             ("PatchTask", "patch_task"),
+            ("PutTask", "put_task"),
             ("RunTask", "run_task"),
             ("PauseTask", "pause_task"),
+            ("ResumeTask", "resume_task"),
+            ("ResetRetries", "reset_retries"),
             ("NextRuns", "next_runs"),
             ("TaskExecutions", "list_task_executions"),
             ("DeleteTask", "delete_task"),
@@ -95,6 +108,23 @@ class CreatedTask(TaskView):
 
     model_config = ConfigDict(  # type: ignore[typeddict-unknown-key]
         title="Task", extra="forbid", openapi_extra={"links": _task_links()}
+    )
+
+
+class StartedExecution(ExecutionView):
+    """An execution, as the API shows it."""
+
+    model_config = ConfigDict(  # type: ignore[typeddict-unknown-key]
+        title="Execution",
+        extra="forbid",
+        openapi_extra={
+            "links": {
+                "GetExecution": {
+                    "operationId": "get_execution",
+                    "parameters": {"execution_id": "$response.body#/id"},
+                }
+            }
+        },
     )
 
 
@@ -146,13 +176,13 @@ _UPDATE = {"responses": {**CHANGED, **problems(409, 413)}}
 
 
 @blueprint.put("/tasks/<ref>", endpoint="put_task", operation_id="put_task", **_UPDATE)
-def put_task(path: TaskRef, body: TaskChanges) -> Response:  # type: ignore[valid-type]
+def put_task(path: TaskRef, header: IfMatch, body: TaskChanges) -> Response:  # type: ignore[valid-type]
     """Change the fields sent (the same as PATCH); If-Match refuses a stale edit."""
     return _update(path.ref, body)
 
 
 @blueprint.patch("/tasks/<ref>", endpoint="patch_task", operation_id="patch_task", **_UPDATE)
-def patch_task(path: TaskRef, body: TaskChanges) -> Response:  # type: ignore[valid-type]
+def patch_task(path: TaskRef, header: IfMatch, body: TaskChanges) -> Response:  # type: ignore[valid-type]
     """Change the fields sent; `null` clears a nullable one; If-Match refuses a stale edit."""
     return _update(path.ref, body)
 
@@ -190,7 +220,7 @@ def reset_retries(path: TaskRef) -> Response:
 
 @blueprint.post(
     "/tasks/<ref>/actions/run",
-    responses={202: ExecutionView, **problems(404, 413)},
+    responses={202: StartedExecution, **problems(404, 413)},
     operation_id="run_task",
 )
 def run_task(path: TaskRef, body: RunBody) -> tuple[Response, int]:
