@@ -44,8 +44,8 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except ProblemError as error:
-        lines = [error.detail or error.title]
-        lines += [f"  {e['field']}: {e['message']}" for e in error.errors if e["field"]]
+        fields = [f"  {e['field']}: {e['message']}" for e in error.errors if e.get("field")]
+        lines = [error.title, *fields] if fields else [error.detail or error.title]
         raise click.ClickException("\n".join(lines)) from None
     except ApiUnreachable as error:
         raise click.ClickException(f"cannot reach the API: {error}") from None

@@ -97,9 +97,9 @@ def plan(
 ) -> list[Change]:
     """What applying the manifest would change (nothing is changed here)."""
     wanted = list(manifest.tasks)
-    if defaults:
-        wanted += _handler_defaults(api, {task.name for task in wanted})
     current = {task.name: task for task in api.iter_tasks()}
+    if defaults:  # only where no task has the name yet: an existing one is left alone
+        wanted += _handler_defaults(api, {task.name for task in wanted} | set(current))
     changes = [_change(task, current.get(task.name), manifest.label_tag) for task in wanted]
     if prune:
         if manifest.label_tag is None:
@@ -135,12 +135,13 @@ def _first(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}" if where else error["msg"]
 
 
-def _handler_defaults(api: Client, listed: set[str]) -> list[TaskDefinition]:
-    """A task for each handler that declares a default schedule, named after it."""
+def _handler_defaults(api: Client, taken: set[str]) -> list[TaskDefinition]:
+    """A task for each handler that declares a default schedule, named after it, unless
+    the name is `taken`."""
     return [
         TaskDefinition(name=spec.name, handler=spec.name, schedule=spec.default_schedule)
         for spec in api.handlers()
-        if spec.default_schedule and spec.name not in listed
+        if spec.default_schedule and spec.name not in taken
     ]
 
 
