@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
-from api.auth import check_api_key
+from api import audit
+from api.auth import install_auth
+from api.inputs import StrictRequest, check_query
+from api.openapi import create_openapi_app
 from api.problems import register_problem_handlers
 from api.routes import executions, handlers, health, schedules, tasks
 from api.services import EXTENSION, Services
@@ -15,9 +18,20 @@ from taskbeat.celery_app import make_celery
 from taskbeat.clock import Clock, utcnow
 from taskbeat.db import ProcessKind, make_engine, make_session_factory
 from taskbeat.handler import HandlerRegistry
+from taskbeat.limits import MAX_BODY_BYTES
 from taskbeat.outbox.publisher import Publisher, RedisPublisher
 from taskbeat.settings import Settings
 from taskbeat.status import ApiRole
+
+# Each resource's routes: all under /api/v1, all in the OpenAPI document.
+API_BLUEPRINTS = (
+    tasks.blueprint,
+    executions.blueprint,
+    handlers.blueprint,
+    schedules.blueprint,
+    health.blueprint,
+    audit.blueprint,
+)
 
 
 def create_app(
@@ -30,8 +44,10 @@ def create_app(
 ) -> Flask:
     """The API for `settings`; `threads` is how many requests one process serves at once
     (gunicorn's --threads), and so how many database connections it holds."""
-    app = Flask(__name__)
+    app = create_openapi_app(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.request_class = StrictRequest
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     engine = make_engine(settings.database_url, ProcessKind.API, pool_size=threads)
     app.extensions[EXTENSION] = Services(
         settings=settings,
@@ -41,11 +57,11 @@ def create_app(
         publisher=publisher or RedisPublisher.from_settings(settings, make_celery(settings)),
         clock=clock,
     )
-    v1 = Blueprint("v1", __name__, url_prefix="/api/v1")
-    v1.before_request(check_api_key)
-    for module in (tasks, executions, handlers, schedules, health):
-        v1.register_blueprint(module.blueprint)
-    app.register_blueprint(v1)
+    audit.install_audit(app)  # first: names the request, and writes down what follows
+    install_auth(app, settings.auth_failures_per_minute)
+    app.before_request(check_query)
+    for blueprint in API_BLUEPRINTS:
+        app.register_api(blueprint)
     register_problem_handlers(app)
     return app
 

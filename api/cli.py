@@ -49,7 +49,8 @@ def command(settings: Settings, host: str, port: int, workers: int, threads: int
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        # gthread, answering the requests gunicorn refuses with problem+json.
+        "worker_class": "api.gunicorn_worker.ProblemWorker",
         "accesslog": "-",
         "graceful_timeout": 20,
         # One shared control socket path would clash between API processes on a host.

@@ -1,47 +1,55 @@
-"""Reading request bodies and query strings into validated models.
+"""Strict reading of what a request carries, before any model sees it.
 
-JSON is parsed strictly (no NaN or Infinity), and no string may hold a NUL character,
-which PostgreSQL cannot store: both are refused here, naming where they were.
+Every JSON body is parsed here (`StrictRequest.get_json`, which the OpenAPI layer calls
+too): JSON only (no NaN, no Infinity, no number beyond a double), an object, nested at
+most MAX_JSON_DEPTH levels, and no string the databases cannot store (a NUL character,
+a lone surrogate). Query strings get the same string check. Each refusal names where
+the bad value was.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+import math
+from typing import Any
 
-from flask import request
-from pydantic import BaseModel
+from flask import Request, request
 
+from api.auth import PUBLIC_ENDPOINTS
 from api.problems import BadRequest
 from taskbeat.errors import InvalidInput
+from taskbeat.limits import json_problem, storable_text
 
-Model = TypeVar("Model", bound=BaseModel)
+_UNSET = object()
 
 
-def json_body(model: type[Model], *, optional: bool = False) -> Model:
-    """The body validated as `model`; an empty body is `{}` when `optional`."""
-    raw = request.get_data(cache=True)
+class StrictRequest(Request):
+    """A Flask request whose JSON is read strictly, whatever its Content-Type (curl's
+    `-d` sends a form type). An empty body reads as None."""
+
+    _strict_json: Any = _UNSET
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if self._strict_json is _UNSET:
+            self._strict_json = _json_object(self.get_data(cache=True))
+        return self._strict_json
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
     if not raw.strip():
-        if optional:
-            return model.model_validate({})
-        raise BadRequest("the request needs a JSON object body")
+        return None
     data = _parse(raw)
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
-    _refuse_nul(data, "")
-    return model.model_validate(data)
-
-
-def query(model: type[Model]) -> Model:
-    """The query string validated as `model` (a repeated parameter keeps its last value)."""
-    values: dict[str, Any] = {key: request.args.getlist(key)[-1] for key in request.args}
-    _refuse_nul(values, "")
-    return model.model_validate(values)
+    problem = json_problem(data)
+    if problem is not None:
+        raise InvalidInput(problem[0] or "body", problem[1])
+    return data
 
 
 def _parse(raw: bytes) -> Any:
     try:
-        return json.loads(raw, parse_constant=_not_json)
+        return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except RecursionError:
         raise BadRequest("the body is nested too deeply") from None
     except ValueError as exc:  # also UnicodeDecodeError
@@ -52,14 +60,19 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _refuse_nul(value: Any, where: str) -> None:
-    if isinstance(value, str) and "\x00" in value:
-        raise InvalidInput(where or "body", "must not contain a NUL character (\\u0000)")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            path = f"{where}.{key}" if where else str(key)
-            _refuse_nul(key, path)
-            _refuse_nul(item, path)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_nul(item, f"{where}.{index}")
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a double")
+    return value
+
+
+def check_query() -> None:
+    """A before-request hook: no query value may hold what the databases cannot store."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    for key, value in request.args.items(multi=True):
+        for text in (key, value):
+            problem = storable_text(text)
+            if problem is not None:
+                raise InvalidInput(key, problem)

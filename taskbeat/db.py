@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -55,6 +58,8 @@ def make_engine(
 
 
 def _sqlite_engine(url: URL, **options: Any) -> Engine:
+    if url.database not in (None, "", ":memory:"):
+        _create_private(Path(url.database))
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options)
 
     @event.listens_for(engine, "connect")
@@ -76,6 +81,14 @@ def _sqlite_engine(url: URL, **options: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only: it holds the API key hashes
+    and every task's params. (SQLite gives its -wal and -shm files the same mode.)"""
+    # A missing directory is left to SQLite to report, when it connects.
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,4 +1,4 @@
-"""The database schema: tasks, executions, API keys (SQLAlchemy 2 typed ORM)."""
+"""The database schema: tasks, executions, API keys, the audit trail (SQLAlchemy 2 typed ORM)."""
 
 from __future__ import annotations
 
@@ -128,6 +128,25 @@ class Task(Base):
         return self.start_at or self.created_at
 
 
+# The task list's orders (taskbeat.store.listings): tasks with no time come last either
+# way, so the first key is whether the time is missing.
+Index("ix_tasks_next_run_order", Task.next_run_at.is_(None), Task.next_run_at, Task.id)
+Index(
+    "ix_tasks_next_run_order_desc",
+    Task.next_run_at.is_(None),
+    Task.next_run_at.desc(),
+    Task.id.desc(),
+)
+Index("ix_tasks_last_run_order", Task.last_run_at.is_(None), Task.last_run_at, Task.id)
+Index(
+    "ix_tasks_last_run_order_desc",
+    Task.last_run_at.is_(None),
+    Task.last_run_at.desc(),
+    Task.id.desc(),
+)
+Index("ix_tasks_created_at", Task.created_at, Task.id)
+
+
 class Execution(Base):
     __tablename__ = "executions"
     __table_args__ = (
@@ -136,8 +155,12 @@ class Execution(Base):
             "task_id", "scheduled_for", "manual_run", "attempt", name="uq_executions_slot"
         ),
         Index("ix_executions_status_due", "status", "due_at"),
-        Index("ix_executions_task_status", "task_id", "status"),
+        # The history's pages, newest first, by each filter (taskbeat.store.listings): no
+        # page sorts the rows it matched.
+        Index("ix_executions_task_status", "task_id", "status", "id"),
         Index("ix_executions_task_id", "task_id", "id"),
+        Index("ix_executions_status_id", "status", "id"),
+        Index("ix_executions_trigger_id", "trigger", "id"),
         {"sqlite_autoincrement": True},
     )
 
@@ -177,13 +200,35 @@ class Execution(Base):
 
 
 class ApiKey(Base):
+    """An API key: its non-secret lookup id and a salted hash (see taskbeat.apikeys)."""
+
     __tablename__ = "api_keys"
     __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Identifier, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings; the rest is secret
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    lookup_id: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[ApiRole] = mapped_column(_enum(ApiRole))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """A change made through the API, or a request it refused: who, what, when, how."""
+
+    __tablename__ = "audit"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    at: Mapped[datetime]
+    # No foreign key: the trail outlives a deleted key, and is written without a lock.
+    key_id: Mapped[int | None] = mapped_column(Identifier)
+    role: Mapped[ApiRole | None] = mapped_column(_enum(ApiRole))
+    action: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str] = mapped_column(String(64))

@@ -30,6 +30,8 @@ class Settings(BaseModel):
     admin_key: str | None = Field(default=None, min_length=16)
     handler_modules: tuple[str, ...] = ()
     log_level: str = "INFO"
+    # Failed attempts to authenticate one client may make per minute before it gets 429s.
+    auth_failures_per_minute: int = Field(default=30, ge=1)
 
     scheduler_max_sleep: Seconds = 5.0
     scheduler_batch_size: int = Field(default=1000, ge=1, le=100_000)

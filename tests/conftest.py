@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers import demo, maintenance
+from taskbeat import apikeys
 from taskbeat.db import make_engine, make_session_factory
 from taskbeat.handler import HandlerRegistry
 from taskbeat.models import Base, Execution, Task
@@ -42,6 +43,14 @@ class FixedClock:
     def set(self, when: datetime) -> datetime:
         self.now = when
         return when
+
+
+@pytest.fixture(autouse=True)
+def quick_key_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are hashed with 100,000 PBKDF2 rounds (tens of milliseconds); a test makes
+    many keys, and what it checks does not depend on the count."""
+    monkeypatch.setattr(apikeys, "ITERATIONS", 1000)
+    monkeypatch.setattr(apikeys, "LOOKUP_ITERATIONS", 1000)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import json
 import logging
 from typing import Any
 
+from taskbeat.limits import nested_too_deeply
+
 HANDLER_LOGGER = "taskbeat.handler"
 
 
@@ -55,19 +57,27 @@ class _ToWorkerLog(logging.Handler):
 
 
 def storable(text: str) -> str:
-    """PostgreSQL text cannot hold a NUL character; show it instead of failing."""
-    return text.replace("\x00", "\\x00")
+    """PostgreSQL text cannot hold a NUL character, nor UTF-8 a lone surrogate: show
+    them instead of failing."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
 
 
 def capped_result(value: Any, max_bytes: int) -> Any:
     """The value as JSON any database keeps: values JSON lacks become strings (objects,
-    NaN and infinities), NULs are shown escaped, and a value over `max_bytes` becomes a
-    truncated preview."""
-    text = json.dumps(value, default=str)
-    if len(text.encode()) > max_bytes:
+    NaN and infinities), NULs are shown escaped, and a value over `max_bytes`, or nested
+    deeper than MAX_JSON_DEPTH, becomes a truncated preview. Whatever a handler returns
+    (even a structure too deep to encode, or one that contains itself), the run is
+    recorded."""
+    try:
+        text = json.dumps(value, default=str)
+        parsed = json.loads(text, parse_constant=str)
+    except (RecursionError, ValueError) as exc:  # too deep to encode; circular
+        return {"truncated": True, "unstorable": f"{type(exc).__name__}: {exc}"[:500]}
+    size = len(text.encode())
+    if size > max_bytes or nested_too_deeply(parsed):
         preview = storable(text[: max_bytes // 2])
-        return {"truncated": True, "size": len(text.encode()), "preview": preview}
-    return _storable_json(json.loads(text, parse_constant=str))
+        return {"truncated": True, "size": size, "preview": preview}
+    return _storable_json(parsed)
 
 
 def _storable_json(value: Any) -> Any:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Response, jsonify
+from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.inputs import query
+from api.openapi import BEARER, GUARDED, problems
+from api.routes.tasks import TaskRef
 from api.serialize import execution_json
 from api.services import services
 from taskbeat import store
 from taskbeat.limits import MAX_ID
 from taskbeat.status import ExecutionStatus, Trigger
+from taskbeat.views import ExecutionPage, ExecutionView
 
-blueprint = Blueprint("executions", __name__)
+blueprint = APIBlueprint(
+    "executions",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="executions", description="Every attempt of every task")],
+    abp_security=BEARER,
+    abp_responses=problems(*GUARDED),
+)
 
 
 class ExecutionListQuery(BaseModel):
@@ -24,26 +34,43 @@ class ExecutionListQuery(BaseModel):
     )
     status: ExecutionStatus | None = None
     trigger: Trigger | None = None
-    task: str | None = Field(default=None, description="a task id or name")
+    task: str | None = Field(default=None, max_length=200, description="A task's id or name")
 
 
-@blueprint.get("/executions")
-def list_executions() -> Response:
-    return _page(query(ExecutionListQuery), task_ref=None)
+class ExecutionRef(BaseModel):
+    execution_id: int = Field(description="Beyond any id: 404")
 
 
-@blueprint.get("/tasks/<ref>/executions")
-def list_task_executions(ref: str) -> Response:
-    params = query(ExecutionListQuery)
-    return _page(params, task_ref=ref)
+@blueprint.get(
+    "/executions",
+    responses={200: ExecutionPage, **problems(404)},
+    operation_id="list_executions",
+)
+def list_executions(query: ExecutionListQuery) -> Response:
+    """Attempts across tasks, newest first."""
+    return _page(query, task_ref=None)
 
 
-@blueprint.get("/executions/<int:execution_id>")
-def get_execution(execution_id: int) -> Response:
+@blueprint.get(
+    "/tasks/<ref>/executions",
+    responses={200: ExecutionPage, **problems(404)},
+    operation_id="list_task_executions",
+)
+def list_task_executions(path: TaskRef, query: ExecutionListQuery) -> Response:
+    """One task's attempts, newest first."""
+    return _page(query, task_ref=path.ref)
+
+
+@blueprint.get(
+    "/executions/<int:execution_id>",
+    responses={200: ExecutionView, **problems(404)},
+    operation_id="get_execution",
+)
+def get_execution(path: ExecutionRef) -> Response:
+    """One attempt, with its captured log lines and traceback."""
     with services().sessions() as session:
-        return jsonify(
-            execution_json(store.executions.get_execution(session, execution_id), detail=True)
-        )
+        execution = store.executions.get_execution(session, path.execution_id)
+        return jsonify(execution_json(execution, detail=True))
 
 
 def _page(params: ExecutionListQuery, task_ref: str | None) -> Response:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Response, jsonify
+from flask_openapi3 import APIBlueprint, Tag
 
+from api.openapi import BEARER, GUARDED, problems
 from api.services import services
+from taskbeat.views import HandlerList
 
-blueprint = Blueprint("handlers", __name__)
+blueprint = APIBlueprint(
+    "handlers",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="handlers", description="The code tasks can run")],
+    abp_security=BEARER,
+    abp_responses=problems(*GUARDED),
+)
 
 
-@blueprint.get("/handlers")
+@blueprint.get("/handlers", responses={200: HandlerList}, operation_id="list_handlers")
 def list_handlers() -> Response:
+    """Registered handlers, with their params JSON schema and default schedule."""
     items = [
         {
             "name": spec.name,

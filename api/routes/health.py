@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import redis
-from flask import Blueprint, Response, jsonify
+from flask import Response, jsonify
+from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.services import services
 from taskbeat import __version__
+from taskbeat.views import Health
 
-blueprint = Blueprint("health", __name__)
+blueprint = APIBlueprint(
+    "health",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="health", description="Is the API up, and what it needs")],
+)
 
 
-@blueprint.get("/health")
+@blueprint.get("/health", responses={200: Health, 503: Health}, operation_id="health")
 def health() -> tuple[Response, int]:
+    """Database and Redis reachability: 200 when both answer, 503 otherwise. No key."""
     found = services()
     checks = {"database": _check_database(), "redis": _check_redis(found.settings.redis_url)}
     healthy = all(value == "ok" for value in checks.values())

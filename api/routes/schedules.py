@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, jsonify
+from flask import Response, jsonify
+from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.inputs import query
+from api.openapi import BEARER, GUARDED, problems
 from api.services import services
 from taskbeat.schedules import (
     client_time,
@@ -16,31 +17,41 @@ from taskbeat.schedules import (
     parse_timezone,
     preview,
 )
+from taskbeat.tasks.fields import TimezoneName
+from taskbeat.views import SchedulePreview
 
-blueprint = Blueprint("schedules", __name__)
+blueprint = APIBlueprint(
+    "schedules",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="schedules", description="Schedules before they are saved")],
+    abp_security=BEARER,
+    abp_responses=problems(*GUARDED),
+)
 
 
 class PreviewQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schedule: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(default="UTC", max_length=64)
+    timezone: TimezoneName = "UTC"
     count: int = Field(default=10, ge=1, le=1000)
     start_at: datetime | None = None
 
 
-@blueprint.get("/schedules/preview")
-def preview_schedule() -> Response:
-    """As a new task with this schedule would fire from now (or from start_at)."""
-    params = query(PreviewQuery)
+@blueprint.get(
+    "/schedules/preview", responses={200: SchedulePreview}, operation_id="preview_schedule"
+)
+def preview_schedule(query: PreviewQuery) -> Response:
+    """The fire times a new task with this schedule would have, from now (or start_at)."""
     now = services().clock()
-    zone = parse_timezone(params.timezone)
-    start_at = None if params.start_at is None else client_time(params.start_at, zone, "start_at")
-    schedule = parse_schedule(params.schedule, params.timezone, start_at or now)
+    zone = parse_timezone(query.timezone)
+    start_at = None if query.start_at is None else client_time(query.start_at, zone, "start_at")
+    schedule = parse_schedule(query.schedule, query.timezone, start_at or now)
     first = first_fire_time(schedule, now, start_at)
-    times = [] if first is None else [first, *preview(schedule, first, params.count - 1)]
+    times = [] if first is None else [first, *preview(schedule, first, query.count - 1)]
     return jsonify(
         items=[t.isoformat() for t in times],
         recurring=schedule.recurring,
-        timezone=params.timezone,
+        timezone=query.timezone,
     )

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Response, jsonify, request, url_for
+from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from api.inputs import json_body, query
+from api.openapi import BEARER, GUARDED, problems
 from api.problems import BadRequest
 from api.serialize import execution_json, task_json
 from api.services import services
@@ -19,11 +20,19 @@ from taskbeat.limits import MAX_INT
 from taskbeat.models import Task
 from taskbeat.outbox.relay import publish_leased, run_message
 from taskbeat.tasks import operations
-from taskbeat.tasks.fields import RunRequest, TaskChanges, TaskDefinition
+from taskbeat.tasks.fields import RunRequest, TaskChanges, TaskDefinition, TaskView
 from taskbeat.tasks.slots import upcoming_slots
 from taskbeat.tasks.state import TaskStatus
+from taskbeat.views import ExecutionView, FireTimes, TaskPage
 
-blueprint = Blueprint("tasks", __name__)
+blueprint = APIBlueprint(
+    "tasks",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="tasks", description="Task definitions and actions on them")],
+    abp_security=BEARER,
+    abp_responses=problems(*GUARDED),
+)
 
 TaskSort = Literal[
     "name", "-name", "id", "-id", "created_at", "-created_at",
@@ -37,10 +46,24 @@ class TaskListQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=MAX_INT)
     status: TaskStatus | None = None
-    handler: str | None = None
-    tag: str | None = None
-    q: str | None = Field(default=None, max_length=200)
-    sort: TaskSort = "name"
+    handler: str | None = Field(default=None, max_length=200)
+    tag: str | None = Field(default=None, max_length=64)
+    q: str | None = Field(default=None, max_length=200, description="A part of the name")
+    sort: TaskSort = Field(default="name", description="`-` first for descending")
+
+
+class TaskRef(BaseModel):
+    ref: str = Field(description="The task's id or name")
+
+
+class IfMatch(BaseModel):
+    """The version the client read; a task changed since is refused (409)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    if_match: str | None = Field(
+        default=None, alias="If-Match", description='The task\'s ETag, like "3"'
+    )
 
 
 class NextRunsQuery(BaseModel):
@@ -49,27 +72,90 @@ class NextRunsQuery(BaseModel):
     count: int = Field(default=10, ge=1, le=1000)
 
 
-@blueprint.get("/tasks")
-def list_tasks() -> Response:
-    params = query(TaskListQuery)
-    where = store.listings.TaskFilter(params.status, params.handler, params.tag, params.q)
+class RunBody(RunRequest):
+    """Run now; the body may be left out."""
+
+    model_config = ConfigDict(extra="forbid", openapi_extra={"required": False})  # type: ignore[typeddict-unknown-key]
+
+    @classmethod
+    def model_validate(cls, obj: object, **options: object) -> RunBody:  # type: ignore[override]
+        return super().model_validate({} if obj is None else obj, **options)  # type: ignore[arg-type]
+
+
+def _task_links() -> dict[str, dict[str, object]]:
+    """From a task in an answer to what a client may do with it next (stateful testing
+    follows these)."""
+    ref = {"ref": "$response.body#/id"}
+    return {
+        name: {"operationId": operation, "parameters": ref}
+        for name, operation in [
+            ("GetTask", "get_task"),
+            ("PatchTask", "patch_task"),
+            ("PutTask", "put_task"),
+            ("RunTask", "run_task"),
+            ("PauseTask", "pause_task"),
+            ("ResumeTask", "resume_task"),
+            ("ResetRetries", "reset_retries"),
+            ("NextRuns", "next_runs"),
+            ("TaskExecutions", "list_task_executions"),
+            ("DeleteTask", "delete_task"),
+        ]
+    }
+
+
+class CreatedTask(TaskView):
+    """A task, as the API shows it."""
+
+    model_config = ConfigDict(  # type: ignore[typeddict-unknown-key]
+        title="Task", extra="forbid", openapi_extra={"links": _task_links()}
+    )
+
+
+class StartedExecution(ExecutionView):
+    """An execution, as the API shows it."""
+
+    model_config = ConfigDict(  # type: ignore[typeddict-unknown-key]
+        title="Execution",
+        extra="forbid",
+        openapi_extra={
+            "links": {
+                "GetExecution": {
+                    "operationId": "get_execution",
+                    "parameters": {"execution_id": "$response.body#/id"},
+                }
+            }
+        },
+    )
+
+
+CHANGED = {200: CreatedTask, **problems(404)}
+
+
+@blueprint.get("/tasks", responses={200: TaskPage}, operation_id="list_tasks")
+def list_tasks(query: TaskListQuery) -> Response:
+    """Tasks, filtered and sorted, a page at a time."""
+    where = store.listings.TaskFilter(query.status, query.handler, query.tag, query.q)
     with services().sessions() as session:
         page, total = store.listings.list_tasks(
-            session, where, sort=params.sort, limit=params.limit, offset=params.offset
+            session, where, sort=query.sort, limit=query.limit, offset=query.offset
         )
         running = store.tasks.running_task_ids(session, [task.id for task in page])
         items = [task_json(task, running=task.id in running) for task in page]
-    return jsonify(items=items, total=total, limit=params.limit, offset=params.offset)
+    return jsonify(items=items, total=total, limit=query.limit, offset=query.offset)
 
 
-@blueprint.post("/tasks")
-def create_task() -> tuple[Response, int, dict[str, str]]:
-    definition = json_body(TaskDefinition)
+@blueprint.post(
+    "/tasks",
+    responses={201: CreatedTask, **problems(409, 413)},
+    operation_id="create_task",
+)
+def create_task(body: TaskDefinition) -> tuple[Response, int, dict[str, str]]:
+    """Define a task; its first run is scheduled at once."""
     found = services()
     with found.sessions.begin() as session:
         task = operations.create_task(
             session,
-            definition,
+            body,
             found.registry,
             now=found.clock(),
             default_queue=found.settings.default_queue,
@@ -79,15 +165,101 @@ def create_task() -> tuple[Response, int, dict[str, str]]:
     return response, 201, {"Location": url_for(".get_task", ref=task.id)}
 
 
-@blueprint.get("/tasks/<ref>")
-def get_task(ref: str) -> Response:
+@blueprint.get("/tasks/<ref>", responses=CHANGED, operation_id="get_task")
+def get_task(path: TaskRef) -> Response:
+    """One task, with an ETag of its version."""
     with services().sessions() as session:
-        return _task_response(session, store.tasks.get_task(session, ref))
+        return _task_response(session, store.tasks.get_task(session, path.ref))
 
 
-@blueprint.route("/tasks/<ref>", methods=["PUT", "PATCH"])
-def update_task(ref: str) -> Response:
-    changes = json_body(TaskChanges)
+_UPDATE = {"responses": {**CHANGED, **problems(409, 413)}}
+
+
+@blueprint.put("/tasks/<ref>", endpoint="put_task", operation_id="put_task", **_UPDATE)
+def put_task(path: TaskRef, header: IfMatch, body: TaskChanges) -> Response:  # type: ignore[valid-type]
+    """Change the fields sent (the same as PATCH); If-Match refuses a stale edit."""
+    return _update(path.ref, body)
+
+
+@blueprint.patch("/tasks/<ref>", endpoint="patch_task", operation_id="patch_task", **_UPDATE)
+def patch_task(path: TaskRef, header: IfMatch, body: TaskChanges) -> Response:  # type: ignore[valid-type]
+    """Change the fields sent; `null` clears a nullable one; If-Match refuses a stale edit."""
+    return _update(path.ref, body)
+
+
+@blueprint.delete(
+    "/tasks/<ref>", responses={204: None, **problems(404)}, operation_id="delete_task"
+)
+def delete_task(path: TaskRef) -> tuple[str, int]:
+    """Delete the definition; its history stays, runs not started are cancelled."""
+    found = services()
+    with found.sessions.begin() as session:
+        operations.delete_task(session, path.ref, now=found.clock())
+    return "", 204
+
+
+@blueprint.post("/tasks/<ref>/actions/pause", responses=CHANGED, operation_id="pause_task")
+def pause_task(path: TaskRef) -> Response:
+    """Pause: nothing runs until it is resumed (pending retries wait too)."""
+    return _act(path.ref, operations.pause_task)
+
+
+@blueprint.post("/tasks/<ref>/actions/resume", responses=CHANGED, operation_id="resume_task")
+def resume_task(path: TaskRef) -> Response:
+    """Resume from now: slots missed while paused do not run."""
+    return _act(path.ref, operations.resume_task)
+
+
+@blueprint.post(
+    "/tasks/<ref>/actions/reset-retries", responses=CHANGED, operation_id="reset_retries"
+)
+def reset_retries(path: TaskRef) -> Response:
+    """Forget the failure streak; a failed one-time task gets a fresh run."""
+    return _act(path.ref, operations.reset_retries)
+
+
+@blueprint.post(
+    "/tasks/<ref>/actions/run",
+    responses={202: StartedExecution, **problems(404, 413)},
+    operation_id="run_task",
+)
+def run_task(path: TaskRef, body: RunBody) -> tuple[Response, int]:
+    """Run now, optionally with other params or as a test run.
+
+    The execution is written, then published straight away; if Redis refuses, the row
+    stays due and the scheduler publishes it."""
+    found = services()
+    now = found.clock()
+    lease_until = now + timedelta(seconds=found.settings.publish_lease)
+    with found.sessions.begin() as session:
+        execution, task = operations.create_manual_run(
+            session, path.ref, body, found.registry, now=now, lease_until=lease_until
+        )
+        message = run_message(execution.id, task)
+    published = publish_leased(
+        found.sessions, found.publisher, [message], found.clock, found.settings
+    )
+    if not published:
+        found.publisher.wake_scheduler()
+    with found.sessions() as session:
+        execution = store.executions.get_execution(session, execution.id)
+        return jsonify(execution_json(execution)), 202
+
+
+@blueprint.get(
+    "/tasks/<ref>/next-runs",
+    responses={200: FireTimes, **problems(404)},
+    operation_id="next_runs",
+)
+def next_runs(path: TaskRef, query: NextRunsQuery) -> Response:
+    """The task's next fire times."""
+    with services().sessions() as session:
+        task = store.tasks.get_task(session, path.ref)
+        times = upcoming_slots(task, query.count)
+    return jsonify(items=[t.isoformat() for t in times], timezone=task.timezone)
+
+
+def _update(ref: str, changes: TaskChanges) -> Response:  # type: ignore[valid-type]
     found = services()
     with found.sessions.begin() as session:
         task = operations.update_task(
@@ -102,61 +274,6 @@ def update_task(ref: str) -> Response:
         response = _task_response(session, task)
     found.publisher.wake_scheduler()
     return response
-
-
-@blueprint.delete("/tasks/<ref>")
-def delete_task(ref: str) -> tuple[str, int]:
-    found = services()
-    with found.sessions.begin() as session:
-        operations.delete_task(session, ref, now=found.clock())
-    return "", 204
-
-
-@blueprint.post("/tasks/<ref>/actions/pause")
-def pause_task(ref: str) -> Response:
-    return _act(ref, operations.pause_task)
-
-
-@blueprint.post("/tasks/<ref>/actions/resume")
-def resume_task(ref: str) -> Response:
-    return _act(ref, operations.resume_task)
-
-
-@blueprint.post("/tasks/<ref>/actions/reset-retries")
-def reset_retries(ref: str) -> Response:
-    return _act(ref, operations.reset_retries)
-
-
-@blueprint.post("/tasks/<ref>/actions/run")
-def run_task(ref: str) -> tuple[Response, int]:
-    """Run now: write the execution, then publish it straight away (the fast path).
-    If Redis refuses, the row stays due and the scheduler publishes it."""
-    run = json_body(RunRequest, optional=True)
-    found = services()
-    now = found.clock()
-    lease_until = now + timedelta(seconds=found.settings.publish_lease)
-    with found.sessions.begin() as session:
-        execution, task = operations.create_manual_run(
-            session, ref, run, found.registry, now=now, lease_until=lease_until
-        )
-        message = run_message(execution.id, task)
-    published = publish_leased(
-        found.sessions, found.publisher, [message], found.clock, found.settings
-    )
-    if not published:
-        found.publisher.wake_scheduler()
-    with found.sessions() as session:
-        execution = store.executions.get_execution(session, execution.id)
-        return jsonify(execution_json(execution)), 202
-
-
-@blueprint.get("/tasks/<ref>/next-runs")
-def next_runs(ref: str) -> Response:
-    count = query(NextRunsQuery).count
-    with services().sessions() as session:
-        task = store.tasks.get_task(session, ref)
-        times = upcoming_slots(task, count)
-    return jsonify(items=[t.isoformat() for t in times], timezone=task.timezone)
 
 
 def _act(ref: str, action: Callable[..., Task]) -> Response:
@@ -177,10 +294,13 @@ def _task_response(session: Session, task: Task) -> Response:
 
 def _if_match() -> int | None:
     """The version a client read (If-Match: "<version>"), if it sent one."""
-    tags = request.if_match
-    if not tags or tags.star_tag:
+    header = request.headers.get("If-Match")
+    if header is None:
         return None
-    values = list(tags.as_set())
-    if len(values) != 1 or not values[0].isdigit():
+    tags = request.if_match
+    if tags.star_tag:
+        return None
+    values = [value for value in tags.as_set() if value]
+    if len(values) != 1 or not (values[0].isascii() and values[0].isdigit()):
         raise BadRequest('If-Match must be one ETag of this task, like "3"')
-    return int(values[0])
+    return min(int(values[0]), MAX_INT + 1)

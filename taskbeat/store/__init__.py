@@ -5,7 +5,8 @@
 - `runs`: the worker's two statements (claim, record the outcome) and the failure path;
 - `outbox`: executions due to be published, their leases, the marks after publishing;
 - `sweeps`: heartbeats and the running rows whose worker went quiet;
-- `listings`: pages of tasks and executions for the API and the dashboard.
+- `listings`: pages of tasks and executions for the API and the dashboard;
+- `audit`: the API's audit trail.
 
 Each function runs inside a transaction (or an autocommit connection) its caller owns;
 none commits.
@@ -13,6 +14,6 @@ none commits.
 
 from __future__ import annotations
 
-from taskbeat.store import executions, listings, outbox, runs, sweeps, tasks
+from taskbeat.store import audit, executions, listings, outbox, runs, sweeps, tasks
 
-__all__ = ["executions", "listings", "outbox", "runs", "sweeps", "tasks"]
+__all__ = ["audit", "executions", "listings", "outbox", "runs", "sweeps", "tasks"]

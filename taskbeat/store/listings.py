@@ -13,13 +13,16 @@ from taskbeat.models import Execution, Task
 from taskbeat.status import ExecutionStatus, Trigger
 from taskbeat.tasks.state import TaskState, TaskStatus
 
-TASK_SORTS: dict[str, Any] = {
-    "name": Task.name,
-    "id": Task.id,
-    "created_at": Task.created_at,
-    "next_run_at": Task.next_run_at,
-    "last_run_at": Task.last_run_at,
+# Each order is read from an index (see the indexes beside taskbeat.models.Task): names
+# are unique, ids too; times tie-break on the id, and a missing time comes last.
+TASK_SORTS: dict[str, tuple[Any, ...]] = {
+    "name": (Task.name,),
+    "id": (Task.id,),
+    "created_at": (Task.created_at, Task.id),
+    "next_run_at": (Task.next_run_at, Task.id),
+    "last_run_at": (Task.last_run_at, Task.id),
 }
+NULLABLE_SORTS = frozenset({"next_run_at", "last_run_at"})
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,18 @@ def list_tasks(
     descending."""
     query = select(Task).where(*_task_conditions(where))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    column = TASK_SORTS[sort.removeprefix("-")]
-    order = column.desc() if sort.startswith("-") else column.asc()
-    page = query.order_by(order.nulls_last(), Task.id).limit(limit).offset(offset)
+    page = query.order_by(*task_order(sort)).limit(limit).offset(offset)
     return session.scalars(page).all(), total
+
+
+def task_order(sort: str) -> list[Any]:
+    """ORDER BY terms for a TASK_SORTS key (`-` first for descending)."""
+    name = sort.removeprefix("-")
+    columns = TASK_SORTS[name]
+    terms = [column.desc() if sort.startswith("-") else column for column in columns]
+    if name in NULLABLE_SORTS:
+        terms.insert(0, columns[0].is_(None))
+    return terms
 
 
 def _task_conditions(where: TaskFilter) -> list[ColumnElement[bool]]:

@@ -13,12 +13,22 @@ This module imports no SQLAlchemy, so the API client can use it.
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from datetime import datetime
 from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    create_model,
+)
 
-from taskbeat.limits import MAX_ID, MAX_INT
+from taskbeat.limits import MAX_ID, MAX_INT, MAX_PARAMS_BYTES, json_problem, json_size
 from taskbeat.status import MisfirePolicy, OverlapPolicy
 from taskbeat.tasks.state import TaskStatus
 
@@ -27,6 +37,45 @@ QueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,100}$")
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/-]{1,64}$")]
 WEEK = 7 * 86400.0
 
+# Numbers and flags are taken as JSON types only: "3" is not a priority, "false" is not
+# false, true is not 1. (Times and enums still come as strings: that is their JSON form.)
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]  # an integer is a float too
+Bool = Annotated[bool, Strict()]
+
+
+@functools.cache
+def timezone_names() -> frozenset[str]:
+    """Canonical IANA zone names: not the files beside them in a zoneinfo directory
+    (`localtime`, `posixrules`, `Factory`, the `right/` and `posix/` variants)."""
+    odd = {"localtime", "posixrules", "Factory"}
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in odd and not name.startswith(("right/", "posix/"))
+    )
+
+
+def _known_zone(name: str) -> str:
+    if name not in timezone_names():
+        raise ValueError(f"{name!r} is not an IANA time zone name (like Europe/Paris or UTC)")
+    return name
+
+
+def _storable_params(value: dict[str, Any]) -> dict[str, Any]:
+    problem = json_problem(value)
+    if problem is not None:
+        where, message = problem
+        raise ValueError(f"{where}: {message}" if where else message)
+    if json_size(value) > MAX_PARAMS_BYTES:
+        raise ValueError(f"must be at most {MAX_PARAMS_BYTES} bytes as JSON")
+    return value
+
+
+TimezoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
+# Any JSON object the databases store and give back as it was.
+Params = Annotated[dict[str, Any], AfterValidator(_storable_params)]
+
 
 class TaskSettings(BaseModel):
     """The fields every task has, with their defaults and bounds."""
@@ -34,26 +83,26 @@ class TaskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str = Field(default="", max_length=10_000)
-    params: dict[str, Any] = Field(default_factory=dict)
-    timezone: str = Field(default="UTC", max_length=64)
-    enabled: bool = True
-    max_retries: int = Field(default=0, ge=0, le=100)
-    retry_delay: float = Field(default=60.0, ge=0, le=WEEK)
-    retry_backoff: float = Field(default=2.0, ge=1, le=10)
-    retry_backoff_max: float = Field(default=3600.0, gt=0, le=WEEK)
-    retry_jitter: float = Field(default=0.0, ge=0, le=1)
-    timeout: float | None = Field(default=None, gt=0, le=WEEK)
+    params: Params = Field(default_factory=dict)
+    timezone: TimezoneName = "UTC"
+    enabled: Bool = True
+    max_retries: Int = Field(default=0, ge=0, le=100)
+    retry_delay: Float = Field(default=60.0, ge=0, le=WEEK)
+    retry_backoff: Float = Field(default=2.0, ge=1, le=10)
+    retry_backoff_max: Float = Field(default=3600.0, gt=0, le=WEEK)
+    retry_jitter: Float = Field(default=0.0, ge=0, le=1)
+    timeout: Float | None = Field(default=None, gt=0, le=WEEK)
     overlap: OverlapPolicy = OverlapPolicy.SKIP
     misfire: MisfirePolicy = MisfirePolicy.RUN_ONCE
     # At least a second: a scheduler wakes a few milliseconds after a slot, and a zero
     # grace would make every slot late.
-    misfire_grace: float = Field(default=60.0, ge=1, le=WEEK)
-    jitter: float = Field(default=0.0, ge=0, le=3600)
+    misfire_grace: Float = Field(default=60.0, ge=1, le=WEEK)
+    jitter: Float = Field(default=0.0, ge=0, le=3600)
     start_at: datetime | None = None
     end_at: datetime | None = None
-    max_runs: int | None = Field(default=None, ge=1, le=MAX_INT)
+    max_runs: Int | None = Field(default=None, ge=1, le=MAX_INT)
     queue: QueueName | None = None
-    priority: int = Field(default=0, ge=0, le=9)
+    priority: Int = Field(default=0, ge=0, le=9)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
 
 
@@ -137,5 +186,5 @@ class RunRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    params: dict[str, Any] | None = None
-    test_mode: bool = False
+    params: Params | None = None
+    test_mode: Bool = False

@@ -1,0 +1,44 @@
+"""Nothing a handler returns keeps its run from being recorded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from taskbeat.limits import MAX_JSON_DEPTH
+from workers.capture import capped_result
+
+
+def nested(depth: int) -> list[object]:
+    outer = inner = []  # type: ignore[var-annotated]
+    for _ in range(depth - 1):
+        inner.append([])
+        inner = inner[0]
+    return outer
+
+
+def circular() -> list[object]:
+    value: list[object] = []
+    value.append(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    "value", [nested(MAX_JSON_DEPTH + 1), nested(900), nested(5000), circular()],
+    ids=["past the limit", "900 deep", "5000 deep", "circular"],
+)  # fmt: skip
+def test_a_result_too_deep_or_circular_is_stored_as_a_truncated_note(value):
+    result = capped_result(value, 65_536)
+    assert result["truncated"] is True
+    json.dumps(result)  # storable as it is
+
+
+def test_a_result_within_the_limits_is_kept_as_it_is():
+    assert capped_result(nested(MAX_JSON_DEPTH), 65_536) == nested(MAX_JSON_DEPTH)
+
+
+def test_a_lone_surrogate_or_a_nul_is_shown_escaped():
+    result = capped_result({"text": "a\ud800", "nul": "b\x00"}, 65_536)
+    assert result == {"text": "a\\ud800", "nul": "b\\x00"}
+    json.dumps(result).encode("utf-8")
