@@ -1,6 +1,8 @@
-"""What a benchmark runs against, and removes afterwards: its own PostgreSQL database
-(created from BENCH_POSTGRES_URL, default the local server), its own Redis server on a
-spare port, and the processes it starts (taskbeat's and bare Celery's)."""
+"""What a benchmark runs against, and removes afterwards: its own PostgreSQL server and
+its own Redis server, each started on a spare port with default settings (so what other
+sessions do on the machine's shared servers does not leak into the figures), and the
+processes it starts (taskbeat's and bare Celery's). BENCH_POSTGRES_URL points it at an
+existing server instead, where it creates and drops a database of its own."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,10 +29,7 @@ from taskbeat.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-ADMIN_URL = os.environ.get(
-    "BENCH_POSTGRES_URL",
-    os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-)
+POSTGRES_BIN = Path(os.environ.get("BENCH_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 ADMIN_KEY = "bench-admin-key-0123456789"
 
 
@@ -109,7 +108,12 @@ class BenchEnv:
 @contextmanager
 def bench_env() -> Iterator[BenchEnv]:
     work_dir = Path(tempfile.mkdtemp(prefix="taskbeat-bench-"))
-    with _database() as database_url, _redis_server(work_dir) as redis_url:
+    server = os.environ.get("BENCH_POSTGRES_URL")
+    with (
+        _postgres_server(work_dir) if server is None else nullcontext(server) as admin_url,
+        _database(admin_url) as database_url,
+        _redis_server(work_dir) as redis_url,
+    ):
         engine = make_engine(database_url, pool_size=4)
         env = BenchEnv(database_url, redis_url, work_dir, engine)
         try:
@@ -122,12 +126,43 @@ def bench_env() -> Iterator[BenchEnv]:
 
 
 @contextmanager
-def _database() -> Iterator[str]:
-    admin = create_engine(normalize_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
+def _postgres_server(work_dir: Path) -> Iterator[str]:
+    """A PostgreSQL server of our own, default settings (fsync and synchronous commit on)."""
+    home, port = work_dir / "postgres", free_port()
+    home.mkdir()
+    user = _postgres_user()
+    if user is not None:
+        work_dir.chmod(0o755)
+        shutil.chown(home, user)
+    data = home / "data"
+    subprocess.run(
+        [str(POSTGRES_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+        check=True, stdout=subprocess.DEVNULL, user=user, cwd=home,
+    )  # fmt: skip
+    pg_ctl = [str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-w", "-s"]
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={home}"
+    subprocess.run([*pg_ctl, "-o", options, "-l", str(home / "log"), "start"],
+                   check=True, user=user, cwd=home)  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*pg_ctl, "-m", "fast", "stop"], check=False, user=user, cwd=home)
+
+
+def _postgres_user() -> str | None:
+    """initdb refuses to run as root: as root, run the server as the postgres user."""
+    if os.geteuid() != 0:
+        return None
+    return "postgres"
+
+
+@contextmanager
+def _database(admin_url: str) -> Iterator[str]:
+    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
     name = f"taskbeat_bench_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = normalize_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    url = normalize_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
         yield url
