@@ -73,6 +73,7 @@ def create_task() -> tuple[Response, int, dict[str, str]]:
             found.registry,
             now=found.clock(),
             default_queue=found.settings.default_queue,
+            webhook_hosts=found.settings.webhook_allowed_hosts,
         )
         response = _task_response(session, task)
     found.publisher.wake_scheduler()
@@ -98,6 +99,7 @@ def update_task(ref: str) -> Response:
             now=found.clock(),
             default_queue=found.settings.default_queue,
             expected_version=_if_match(),
+            webhook_hosts=found.settings.webhook_allowed_hosts,
         )
         response = _task_response(session, task)
     found.publisher.wake_scheduler()

@@ -49,7 +49,7 @@ def cli(ctx: click.Context) -> None:
     TASKBEAT_REDIS_URL, ...).
     """
     settings = Settings.from_env(os.environ)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     ctx.obj = settings
 
 

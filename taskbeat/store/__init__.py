@@ -5,7 +5,9 @@
 - `runs`: the worker's two statements (claim, record the outcome) and the failure path;
 - `outbox`: executions due to be published, their leases, the marks after publishing;
 - `sweeps`: heartbeats and the running rows whose worker went quiet;
-- `listings`: pages of tasks and executions for the API and the dashboard.
+- `listings`: pages of tasks and executions for the API and the dashboard;
+- `stats`: bounded aggregates over recent history (stats, health, metrics, dashboard);
+- `alerts`: alert deliveries, written with an outcome and sent by the scheduler.
 
 Each function runs inside a transaction (or an autocommit connection) its caller owns;
 none commits.
@@ -13,6 +15,6 @@ none commits.
 
 from __future__ import annotations
 
-from taskbeat.store import executions, listings, outbox, runs, sweeps, tasks
+from taskbeat.store import alerts, executions, listings, outbox, runs, stats, sweeps, tasks
 
-__all__ = ["executions", "listings", "outbox", "runs", "sweeps", "tasks"]
+__all__ = ["alerts", "executions", "listings", "outbox", "runs", "stats", "sweeps", "tasks"]

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, exists, literal, or_, select, update
+from sqlalchemy.orm import aliased
 
 from taskbeat.db import is_postgresql
 from taskbeat.models import Execution, Task
@@ -143,8 +144,19 @@ def finish(db: Connection, run: RunningExecution, outcome: OutcomeValues) -> boo
     return result.first() is not None
 
 
-def finish_successfully(db: Connection, run: RunningExecution, outcome: OutcomeValues) -> bool:
-    """`finish`, and clear the task's failure streak, in one statement where it can be.
+@dataclass(frozen=True)
+class Succeeded:
+    """A success was recorded. `failures_before`: the failure streak it ended (read by
+    the same statement, for the "recovered" alert), 0 when there was none."""
+
+    failures_before: int = 0
+
+
+def finish_successfully(
+    db: Connection, run: RunningExecution, outcome: OutcomeValues
+) -> Succeeded | None:
+    """`finish`, and clear the task's failure streak, in one statement where it can be;
+    None if this worker no longer held the run.
 
     The task row is written in the same statement, never locked first: a task's
     `running` status is derived from its executions, and the state a success leaves
@@ -152,16 +164,16 @@ def finish_successfully(db: Connection, run: RunningExecution, outcome: OutcomeV
     """
     done = _finish(run, outcome)
     if run.test_mode:  # a test run leaves no mark on its task
-        return db.execute(done).first() is not None
+        return Succeeded() if db.execute(done).first() is not None else None
     if is_postgresql(db):
         finished = done.cte("finished")
-        settle = _settle_task(run).where(exists(select(finished.c.id))).cte("settled")
-        query = select(finished.c.id).add_cte(settle)
-        return db.execute(query).first() is not None
+        settle = _settle_task(run, outcome).where(exists(select(finished.c.id))).cte("settled")
+        streak = select(settle.c.failures_before).scalar_subquery()
+        row = db.execute(select(finished.c.id, streak)).first()
+        return None if row is None else Succeeded(row[1] or 0)
     if db.execute(done).first() is None:
-        return False
-    db.execute(_settle_task(run))
-    return True
+        return None
+    return Succeeded(db.execute(_settle_task(run, outcome)).scalar() or 0)
 
 
 def _finish(run: RunningExecution, outcome: OutcomeValues) -> Any:
@@ -177,8 +189,13 @@ def _finish(run: RunningExecution, outcome: OutcomeValues) -> Any:
     )
 
 
-def _settle_task(run: RunningExecution) -> Any:
-    """After a success: the streak is over, and a task with no slot left is completed."""
+def _settle_task(run: RunningExecution, outcome: OutcomeValues) -> Any:
+    """After a success: the streak is over, and a task with no slot left is completed.
+
+    Returns the streak as it was before: `before` is the task row as this statement
+    found it (a self-join reads the old values), so no extra round trip asks for it.
+    """
+    before = aliased(Task, name="task_before")
     waiting = exists().where(
         Execution.task_id == Task.id,
         Execution.status.in_((ExecutionStatus.SCHEDULED, ExecutionStatus.QUEUED)),
@@ -190,6 +207,13 @@ def _settle_task(run: RunningExecution) -> Any:
     )
     return (
         update(Task)
-        .where(Task.id == run.task_id)
-        .values(last_run_at=run.started_at, consecutive_failures=0, retry_count=0, state=state)
+        .where(Task.id == run.task_id, before.id == Task.id)
+        .values(
+            last_run_at=run.started_at,
+            last_success_at=outcome.finished_at,
+            consecutive_failures=0,
+            retry_count=0,
+            state=state,
+        )
+        .returning(before.consecutive_failures.label("failures_before"))
     )

@@ -5,6 +5,7 @@ Each validates everything before it writes anything, inside the caller's transac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from taskbeat import store
+from taskbeat.alerts.targets import check_target
 from taskbeat.errors import Conflict, HandlerNotFound, InvalidInput
 from taskbeat.handler import HandlerRegistry, HandlerSpec
 from taskbeat.models import Execution, Task
@@ -36,6 +38,7 @@ def create_task(
     *,
     now: datetime,
     default_queue: str,
+    webhook_hosts: Iterable[str] = (),
 ) -> Task:
     if store.tasks.task_name_exists(session, definition.name):
         raise Conflict(f"a task named {definition.name!r} already exists")
@@ -49,7 +52,7 @@ def create_task(
         version=1,
         state=TaskState.ACTIVE,
     )
-    _apply(task, definition, registry, default_queue)
+    _apply(task, definition, registry, default_queue, webhook_hosts)
     task.next_run_at = first_slot(task, now)
     if task.enabled and task.next_run_at is None:
         raise InvalidInput(*_why_never(task))
@@ -70,6 +73,7 @@ def update_task(
     now: datetime,
     default_queue: str,
     expected_version: int | None = None,
+    webhook_hosts: Iterable[str] = (),
 ) -> Task:
     """Change the fields given; a change that changes nothing leaves the version alone."""
     task = store.tasks.get_task(session, ref, for_update=True)
@@ -88,7 +92,7 @@ def update_task(
         raise Conflict(f"a task named {given['name']!r} already exists")
     before = definition_of(task)
     merged = TaskDefinition.model_validate({**before, **given})
-    _apply(task, merged, registry, default_queue)
+    _apply(task, merged, registry, default_queue, webhook_hosts)
     changed = {name for name, value in definition_of(task).items() if before[name] != value}
     if not changed:
         return task
@@ -103,12 +107,17 @@ def update_task(
 
 def pause_task(session: Session, ref: str, *, now: datetime) -> Task:
     task = store.tasks.get_task(session, ref, for_update=True)
+    pause(task, now)
+    return task
+
+
+def pause(task: Task, now: datetime) -> None:
+    """Stop dispatching the task (a client's pause, or `pause_on_failure`)."""
     if task.enabled:
         task.enabled = False
         task.next_run_at = None
         task.updated_at = now
         task.version += 1
-    return task
 
 
 def resume_task(session: Session, ref: str, *, now: datetime) -> Task:
@@ -183,7 +192,11 @@ def definition_of(task: Task) -> dict[str, Any]:
 
 
 def _apply(
-    task: Task, definition: TaskDefinition, registry: HandlerRegistry, default_queue: str
+    task: Task,
+    definition: TaskDefinition,
+    registry: HandlerRegistry,
+    default_queue: str,
+    webhook_hosts: Iterable[str],
 ) -> None:
     """Validate the definition as a whole and copy it onto the task.
 
@@ -199,6 +212,8 @@ def _apply(
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise InvalidInput("end_at", "must be later than start_at")
     schedule = parse_schedule(definition.schedule, definition.timezone, start_at or task.created_at)
+    if definition.webhook_url is not None:
+        check_target(definition.webhook_url, webhook_hosts)
     columns = definition.model_dump()
     columns.update(
         params=params.model_dump(mode="json") if spec.params_model else dict(params),
