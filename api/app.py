@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from sqlalchemy.exc import IntegrityError
 
+from api import metrics
 from api.auth import check_api_key
+from api.dashboard import register_dashboard
+from api.monitor import register_monitor
 from api.problems import register_problem_handlers
-from api.routes import executions, handlers, health, schedules, tasks
+from api.routes import executions, handlers, health, schedules, stats, tasks
 from api.services import EXTENSION, Services
 from handlers import load_registry
 from taskbeat.apikeys import ensure_key
@@ -33,7 +36,7 @@ def create_app(
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     engine = make_engine(settings.database_url, ProcessKind.API, pool_size=threads)
-    app.extensions[EXTENSION] = Services(
+    app.extensions[EXTENSION] = found = Services(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
@@ -43,9 +46,12 @@ def create_app(
     )
     v1 = Blueprint("v1", __name__, url_prefix="/api/v1")
     v1.before_request(check_api_key)
-    for module in (tasks, executions, handlers, schedules, health):
+    for module in (tasks, executions, handlers, schedules, health, stats):
         v1.register_blueprint(module.blueprint)
     app.register_blueprint(v1)
+    register_monitor(app, found)
+    app.register_blueprint(metrics.blueprint)
+    register_dashboard(app, settings)
     register_problem_handlers(app)
     return app
 

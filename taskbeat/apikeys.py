@@ -62,6 +62,12 @@ def authenticate(session: Session, plaintext: str) -> ApiKey | None:
     return session.scalars(query).first()
 
 
+def live_key(session: Session, key_id: int) -> ApiKey | None:
+    """Key `key_id` if it has not been revoked (a dashboard session holds the key's id)."""
+    key = session.get(ApiKey, key_id)
+    return key if key is not None and key.revoked_at is None else None
+
+
 def list_keys(session: Session) -> Sequence[ApiKey]:
     return session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
 

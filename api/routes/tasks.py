@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Literal
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -13,11 +12,10 @@ from sqlalchemy.orm import Session
 from api.inputs import json_body, query
 from api.problems import BadRequest
 from api.serialize import execution_json, task_json
-from api.services import services
+from api.services import act_on_task, run_task_now, services
 from taskbeat import store
 from taskbeat.limits import MAX_INT
 from taskbeat.models import Task
-from taskbeat.outbox.relay import publish_leased, run_message
 from taskbeat.tasks import operations
 from taskbeat.tasks.fields import RunRequest, TaskChanges, TaskDefinition
 from taskbeat.tasks.slots import upcoming_slots
@@ -131,24 +129,10 @@ def reset_retries(ref: str) -> Response:
 
 @blueprint.post("/tasks/<ref>/actions/run")
 def run_task(ref: str) -> tuple[Response, int]:
-    """Run now: write the execution, then publish it straight away (the fast path).
-    If Redis refuses, the row stays due and the scheduler publishes it."""
-    run = json_body(RunRequest, optional=True)
-    found = services()
-    now = found.clock()
-    lease_until = now + timedelta(seconds=found.settings.publish_lease)
-    with found.sessions.begin() as session:
-        execution, task = operations.create_manual_run(
-            session, ref, run, found.registry, now=now, lease_until=lease_until
-        )
-        message = run_message(execution.id, task)
-    published = publish_leased(
-        found.sessions, found.publisher, [message], found.clock, found.settings
-    )
-    if not published:
-        found.publisher.wake_scheduler()
-    with found.sessions() as session:
-        execution = store.executions.get_execution(session, execution.id)
+    """Run now (the execution is published straight away when Redis takes it)."""
+    execution_id = run_task_now(ref, json_body(RunRequest, optional=True))
+    with services().sessions() as session:
+        execution = store.executions.get_execution(session, execution_id)
         return jsonify(execution_json(execution)), 202
 
 
@@ -162,12 +146,9 @@ def next_runs(ref: str) -> Response:
 
 
 def _act(ref: str, action: Callable[..., Task]) -> Response:
-    found = services()
-    with found.sessions.begin() as session:
-        task = action(session, ref, now=found.clock())
-        response = _task_response(session, task)
-    found.publisher.wake_scheduler()
-    return response
+    task = act_on_task(ref, action)
+    with services().sessions() as session:
+        return _task_response(session, task)
 
 
 def _task_response(session: Session, task: Task) -> Response:

@@ -10,12 +10,12 @@ to Python (a development database, with development volumes).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 
 from taskbeat.db import is_postgresql
 from taskbeat.models import Execution, Task
@@ -93,6 +93,16 @@ def window_stats(db: Executor, since: datetime, task_id: int | None = None) -> W
     return WindowStats(overall, dict(per_task))
 
 
+def status_counts(db: Executor, since: datetime) -> Outcomes:
+    """Only the counts by status of what finished since `since` (no run times)."""
+    rows = db.execute(
+        select(Execution.status, func.count())
+        .where(*_finished_since(since))
+        .group_by(Execution.status)
+    )
+    return Outcomes(by_status={status: count for status, count in rows})
+
+
 def _p95_durations(db: Executor, where: list[ColumnElement[bool]]) -> dict[Any, float]:
     """p95 run time per task (keyed by (id, name)) and overall (keyed by None)."""
     timed = [*where, Execution.duration.is_not(None)]
@@ -141,16 +151,32 @@ def p95_lag(db: Executor, since: datetime) -> float | None:
     return percentile(lags, 0.95) if lags else None
 
 
-def lag_and_duration_samples(db: Executor, since: datetime) -> tuple[list[float], list[float]]:
-    """Lags and run times of what finished since `since` (for histograms)."""
-    rows = db.execute(
-        select(LAG, Execution.duration).where(
+@dataclass(frozen=True)
+class Histogram:
+    """Cumulative counts at each bound (as Prometheus buckets are), the count and sum."""
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[int, ...]
+    count: int
+    total: float
+
+
+def histogram(db: Executor, since: datetime, of: str, bounds: Sequence[float]) -> Histogram:
+    """Run times (`of="duration"`) or lags (`of="lag"`) of what finished since `since`,
+    bucketed in SQL: one row comes back, however many runs there were."""
+    value: Any = Execution.duration if of == "duration" else func.max(LAG, 0.0)
+    if of == "lag" and is_postgresql(bind_of(db)):
+        value = func.greatest(LAG, 0.0)
+    counts = [func.sum(case((value <= bound, 1), else_=0)) for bound in bounds]
+    row = db.execute(
+        select(*counts, func.count(value), func.sum(value)).where(
             *_finished_since(since), Execution.started_at.is_not(None)
         )
-    ).all()
-    lags = [max(lag, 0.0) for lag, _ in rows if lag is not None]
-    durations = [duration for _, duration in rows if duration is not None]
-    return lags, durations
+    ).one()
+    *cumulative, count, total = row
+    return Histogram(
+        tuple(bounds), tuple(int(c or 0) for c in cumulative), int(count or 0), float(total or 0)
+    )
 
 
 def outcome_series(
