@@ -78,3 +78,5 @@ def configure_logging(level: str, fmt: str = "text") -> None:
     handler.addFilter(RunFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Python's warnings (a library's deprecation, Celery's root warning) become lines too.
+    logging.captureWarnings(fmt == "json")

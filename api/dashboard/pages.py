@@ -61,6 +61,7 @@ class ExecutionPageQuery(BaseModel):
     until: datetime | None = None
     before: int | None = Field(default=None, ge=1, le=MAX_ID)
     after: int | None = Field(default=None, ge=0, le=MAX_ID)
+    detail: bool = False  # the rows carry each attempt's result, traceback and logs
 
 
 def _query(model: type[Any]) -> Any:
@@ -192,7 +193,8 @@ def executions() -> str:
 def executions_feed() -> str:
     """Rows newer than `after`, for the live feed (no full reload)."""
     _, rows = _executions()
-    return render_template("dashboard/_execution_rows.html", rows=rows)
+    detail = request.args.get("detail") == "1"
+    return render_template("dashboard/_execution_rows.html", rows=rows, detail=detail)
 
 
 def _executions() -> tuple[ExecutionPageQuery, list[Any]]:

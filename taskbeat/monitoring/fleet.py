@@ -24,6 +24,7 @@ from taskbeat.settings import Settings
 
 INSPECT_TIMEOUT = 1.0
 INSPECT_CACHE = 10.0
+EMPTY_CACHE = 2.0  # no worker answered: ask again soon (one may be starting)
 REDIS_TIMEOUT = 1.0
 _QUESTIONS = ("stats", "active_queues", "active")
 
@@ -93,8 +94,10 @@ class Fleet:
         """The workers online: a snapshot at most INSPECT_CACHE old, or None when none
         was ever taken (Redis away, or another thread is taking the first one)."""
         snapshot = self._snapshot
-        if snapshot is not None and time.monotonic() - snapshot.taken_at < INSPECT_CACHE:
-            return snapshot
+        if snapshot is not None:
+            keep = INSPECT_CACHE if snapshot.workers else EMPTY_CACHE
+            if time.monotonic() - snapshot.taken_at < keep:
+                return snapshot
         if not self._lock.acquire(blocking=False):
             return snapshot
         try:
@@ -127,7 +130,8 @@ def _worker(
     name: str, stats: dict[str, Any], queues: list[dict[str, Any]], active: list[dict[str, Any]]
 ) -> WorkerInfo:
     pool = stats.get("pool") or {}
-    implementation = str(pool.get("implementation", "")).rsplit(":", 1)[-1] or None
+    # "celery.concurrency.prefork:TaskPool" -> "prefork"
+    implementation = str(pool.get("implementation", "")).split(":")[0].rsplit(".", 1)[-1] or None
     concurrency = pool.get("max-concurrency")
     return WorkerInfo(
         name=name,

@@ -166,14 +166,25 @@ def finish_successfully(
     if run.test_mode:  # a test run leaves no mark on its task
         return Succeeded() if db.execute(done).first() is not None else None
     if is_postgresql(db):
+        # The streak as it was: `before` is the task row as this statement found it
+        # (a self-join reads the old values), so no extra round trip asks for it.
+        before = aliased(Task, name="task_before")
+        settle = (
+            _settle_task(run, outcome)
+            .where(before.id == Task.id)
+            .returning(before.consecutive_failures.label("failures_before"))
+        )
         finished = done.cte("finished")
-        settle = _settle_task(run, outcome).where(exists(select(finished.c.id))).cte("settled")
-        streak = select(settle.c.failures_before).scalar_subquery()
+        settled = settle.where(exists(select(finished.c.id))).cte("settled")
+        streak = select(settled.c.failures_before).scalar_subquery()
         row = db.execute(select(finished.c.id, streak)).first()
         return None if row is None else Succeeded(row[1] or 0)
     if db.execute(done).first() is None:
         return None
-    return Succeeded(db.execute(_settle_task(run, outcome)).scalar() or 0)
+    # SQLite's RETURNING sees only the new row: read the streak first, in this transaction.
+    streak = db.scalar(select(Task.consecutive_failures).where(Task.id == run.task_id))
+    db.execute(_settle_task(run, outcome))
+    return Succeeded(streak or 0)
 
 
 def _finish(run: RunningExecution, outcome: OutcomeValues) -> Any:
@@ -190,12 +201,7 @@ def _finish(run: RunningExecution, outcome: OutcomeValues) -> Any:
 
 
 def _settle_task(run: RunningExecution, outcome: OutcomeValues) -> Any:
-    """After a success: the streak is over, and a task with no slot left is completed.
-
-    Returns the streak as it was before: `before` is the task row as this statement
-    found it (a self-join reads the old values), so no extra round trip asks for it.
-    """
-    before = aliased(Task, name="task_before")
+    """After a success: the streak is over, and a task with no slot left is completed."""
     waiting = exists().where(
         Execution.task_id == Task.id,
         Execution.status.in_((ExecutionStatus.SCHEDULED, ExecutionStatus.QUEUED)),
@@ -207,7 +213,7 @@ def _settle_task(run: RunningExecution, outcome: OutcomeValues) -> Any:
     )
     return (
         update(Task)
-        .where(Task.id == run.task_id, before.id == Task.id)
+        .where(Task.id == run.task_id)
         .values(
             last_run_at=run.started_at,
             last_success_at=outcome.finished_at,
@@ -215,5 +221,4 @@ def _settle_task(run: RunningExecution, outcome: OutcomeValues) -> Any:
             retry_count=0,
             state=state,
         )
-        .returning(before.consecutive_failures.label("failures_before"))
     )

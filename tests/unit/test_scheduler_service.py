@@ -5,10 +5,13 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import fakeredis
 import pytest
+import redis
 
 from scheduler.service import Scheduler
 from taskbeat.db import make_engine, make_session_factory
+from taskbeat.monitoring.beacons import Beacon, alive_schedulers
 
 
 @pytest.fixture
@@ -91,4 +94,37 @@ def test_a_wakeup_makes_the_sleeping_loop_dispatch_a_new_task_at_once(
     make_task(schedule="now")  # due at once; the loop would otherwise sleep 60 s
     scheduler.wakeup.set()  # what the API's pub/sub message does
     assert woke.wait(5)
+    assert len(publisher.messages) == 1
+
+
+def test_each_wake_up_beats_the_heartbeat_and_a_clean_stop_removes_it(
+    settings, sessions, publisher, clock
+):
+    client = fakeredis.FakeRedis()
+    beacon = Beacon(client, settings.namespace, settings.scheduler_alive_after, clock)
+    scheduler = Scheduler(settings, sessions, publisher, clock, beacon=beacon)
+    scheduler.run_once()
+    now = clock().timestamp()
+    [alive] = alive_schedulers(client, settings.namespace, now, settings.scheduler_alive_after)
+    assert alive.id == beacon.id and alive.wakeups == 1 and alive.wakeup_seconds >= 0
+    scheduler.run_once()  # within the second: counted, not written
+    clock.advance(1)
+    scheduler.run_once()
+    [alive] = alive_schedulers(client, settings.namespace, clock().timestamp(), 30)
+    assert alive.wakeups == 3
+    later = clock().timestamp() + settings.scheduler_alive_after + 1
+    assert alive_schedulers(client, settings.namespace, later, settings.scheduler_alive_after) == []
+    scheduler.stop()
+    scheduler.run()  # stops at once, and clears its heartbeat on the way out
+    assert alive_schedulers(client, settings.namespace, clock().timestamp(), 30) == []
+
+
+def test_a_heartbeat_redis_cannot_take_does_not_stop_the_loop(
+    settings, sessions, publisher, clock, make_task
+):
+    unreachable = redis.Redis(port=1, socket_connect_timeout=0.2)
+    beacon = Beacon(unreachable, settings.namespace, 30, clock)
+    scheduler = Scheduler(settings, sessions, publisher, clock, beacon=beacon)
+    make_task(schedule="now")
+    scheduler.run_once()
     assert len(publisher.messages) == 1
