@@ -58,8 +58,28 @@ function refreshActive(tbody, url) {
   }).catch(() => {});
 }
 
+function actInPlace(form) {
+  // An action is posted without leaving the page: a run shows up in the live feed; a
+  // pause or resume reloads, since it changes the buttons.
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const response = await fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" });
+      if (!response.ok) throw new Error(String(response.status));
+      if (button.dataset.action !== "run") window.location.reload();
+    } catch (e) {
+      button.textContent = "failed: " + e.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   showLocalTimes(document);
+  document.querySelectorAll("span.actions form").forEach(actInPlace);
   document.querySelectorAll("table[data-feed]").forEach((table) => {
     follow(table);
     setInterval(() => refreshActive(table.querySelector("tbody"), table.dataset.feed), 2000);
