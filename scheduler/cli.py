@@ -6,7 +6,6 @@ import signal
 from types import FrameType
 
 import click
-import redis
 
 from scheduler.service import Scheduler
 from scheduler.wakeup import WakeupListener
@@ -15,7 +14,7 @@ from taskbeat.celery_app import make_celery
 from taskbeat.clock import utcnow
 from taskbeat.db import ProcessKind, make_engine, make_session_factory
 from taskbeat.migrate import require_current
-from taskbeat.monitoring.beacons import Beacon
+from taskbeat.monitoring.beacons import Beacon, quick_client
 from taskbeat.names import wakeup_channel
 from taskbeat.outbox.publisher import REDIS_TIMEOUT, RedisPublisher
 from taskbeat.settings import Settings
@@ -31,9 +30,7 @@ def command(settings: Settings) -> None:
     require_current(engine)
     sessions = make_session_factory(engine)
     publisher = RedisPublisher.from_settings(settings, make_celery(settings))
-    beacon_redis = redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
-    )
+    beacon_redis = quick_client(settings.redis_url, REDIS_TIMEOUT)
     beacon = Beacon(beacon_redis, settings.namespace, settings.scheduler_alive_after, utcnow)
     scheduler = Scheduler(settings, sessions, publisher, utcnow, beacon=beacon)
     alerts = AlertSender(settings, sessions, utcnow)

@@ -17,9 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.monitor import Monitor, monitor
 from api.services import services
 from taskbeat import __version__, store
+from taskbeat.store.stats import Outcomes
 
 blueprint = Blueprint("health", __name__)
 FAILURE_WINDOW = 86400.0
+# Probes come every few seconds from each load balancer; a day of history is read at most
+# this often per API process.
+FAILURE_RATE_CACHE = 30.0
 
 
 class Level(enum.StrEnum):
@@ -88,8 +92,12 @@ def _workers(found: Monitor, *, redis_up: bool) -> Component:
 
 def _failure_rate(found: Monitor) -> Component:
     threshold = found.services.settings.health_failure_rate
-    with found.services.sessions() as session:
-        overall = store.stats.status_counts(session, found.since(FAILURE_WINDOW))
+
+    def counted() -> Outcomes:
+        with found.services.sessions() as session:
+            return store.stats.status_counts(session, found.since(FAILURE_WINDOW))
+
+    overall = found.cached("failure-rate", FAILURE_RATE_CACHE, counted)
     ran = overall.succeeded + overall.failed
     rate = overall.failed / ran if ran else 0.0
     return {

@@ -15,12 +15,26 @@ import socket
 from dataclasses import dataclass
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from taskbeat.clock import Clock
 from taskbeat.names import scheduler_beacon_key, scheduler_beacons_key
 
 log = logging.getLogger(__name__)
 BEAT_EVERY = 1.0  # seconds between two writes, however often the scheduler wakes
+
+
+def quick_client(url: str, timeout: float) -> redis.Redis:
+    """A client that fails at once when Redis is away: redis-py's default retries take
+    seconds per call against a closed port, which a heartbeat or a health probe cannot
+    wait for (the next beat or probe asks again anyway)."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def scheduler_id() -> str:
@@ -59,6 +73,7 @@ class Beacon:
         now = self._clock().timestamp()
         if now - self._last_beat < BEAT_EVERY:
             return
+        self._last_beat = now  # failed or not: the next try is a second away
         try:
             with self._redis.pipeline(transaction=False) as pipe:
                 pipe.zadd(self._set, {self.id: now})
@@ -72,7 +87,6 @@ class Beacon:
         except redis.RedisError as exc:
             log.warning("scheduler heartbeat not written: %s", exc)
             return
-        self._last_beat = now
         self._slowest = 0.0
 
     def clear(self) -> None:

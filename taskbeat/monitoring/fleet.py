@@ -19,7 +19,7 @@ from celery import Celery
 from kombu.transport.redis import Channel as RedisChannel
 
 from taskbeat.clock import Clock
-from taskbeat.monitoring.beacons import SchedulerInfo, alive_schedulers
+from taskbeat.monitoring.beacons import SchedulerInfo, alive_schedulers, quick_client
 from taskbeat.settings import Settings
 
 INSPECT_TIMEOUT = 1.0
@@ -57,11 +57,7 @@ class Fleet:
         self._settings = settings
         self._celery = celery
         self._clock = clock
-        self._redis = redis.Redis.from_url(
-            settings.redis_url,
-            socket_connect_timeout=REDIS_TIMEOUT,
-            socket_timeout=REDIS_TIMEOUT,
-        )
+        self._redis = quick_client(settings.redis_url, REDIS_TIMEOUT)
         self._lock = threading.Lock()
         self._snapshot: WorkersSnapshot | None = None
 

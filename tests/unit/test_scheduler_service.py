@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import fakeredis
 import pytest
-import redis
 
 from scheduler.service import Scheduler
 from taskbeat.db import make_engine, make_session_factory
-from taskbeat.monitoring.beacons import Beacon, alive_schedulers
+from taskbeat.monitoring.beacons import Beacon, alive_schedulers, quick_client
 
 
 @pytest.fixture
@@ -122,9 +122,11 @@ def test_each_wake_up_beats_the_heartbeat_and_a_clean_stop_removes_it(
 def test_a_heartbeat_redis_cannot_take_does_not_stop_the_loop(
     settings, sessions, publisher, clock, make_task
 ):
-    unreachable = redis.Redis(port=1, socket_connect_timeout=0.2)
+    unreachable = quick_client("redis://127.0.0.1:1/0", 0.2)
     beacon = Beacon(unreachable, settings.namespace, 30, clock)
     scheduler = Scheduler(settings, sessions, publisher, clock, beacon=beacon)
     make_task(schedule="now")
+    started = time.monotonic()
     scheduler.run_once()
     assert len(publisher.messages) == 1
+    assert time.monotonic() - started < 1.0  # the failed beat did not hold up the wake-up
