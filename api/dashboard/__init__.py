@@ -12,6 +12,7 @@ internet, and nothing is built.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 
 from flask import Flask
@@ -21,11 +22,23 @@ from taskbeat.settings import Settings
 
 
 def register_dashboard(app: Flask, settings: Settings) -> None:
-    # Forked gunicorn workers inherit the key made here; separate hosts need the setting.
-    app.secret_key = settings.secret_key or secrets.token_hex(32)
+    app.secret_key = session_secret(settings)
     app.config.update(
         SESSION_COOKIE_NAME="taskbeat_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.register_blueprint(pages.blueprint)
+
+
+def session_secret(settings: Settings) -> str:
+    """What signs the session cookie: TASKBEAT_SECRET_KEY; else derived from
+    TASKBEAT_ADMIN_KEY, which every process of a deployment shares (whoever holds it
+    could do anything anyway); else made here, shared by the gunicorn workers forked
+    from this process only."""
+    if settings.secret_key is not None:
+        return settings.secret_key
+    if settings.admin_key is not None:
+        digest = hmac.new(settings.admin_key.encode(), b"taskbeat dashboard sessions", "sha256")
+        return digest.hexdigest()
+    return secrets.token_hex(32)

@@ -6,12 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from werkzeug.exceptions import BadRequest
 
 from api.dashboard import data, signin
 from api.monitor import monitor
-from api.routes.tasks import TaskSort
 from api.services import act_on_task, run_task_now, services
 from taskbeat import store
 from taskbeat.errors import NotFound
@@ -48,8 +47,15 @@ class TaskPageQuery(BaseModel):
     q: str | None = Field(default=None, max_length=200)
     handler: str | None = Field(default=None, max_length=200)
     tag: str | None = Field(default=None, max_length=64)
-    sort: TaskSort = "name"
+    sort: str = "name"
     page: int = Field(default=1, ge=1, le=100_000)
+
+    @field_validator("sort")
+    @classmethod
+    def _known_sort(cls, value: str) -> str:
+        if value.removeprefix("-") not in store.listings.TASK_SORTS:
+            raise ValueError(f"sort by one of {', '.join(store.listings.TASK_SORTS)}")
+        return value
 
 
 class ExecutionPageQuery(BaseModel):

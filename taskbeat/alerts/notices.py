@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from taskbeat.models import Task
 from taskbeat.status import AlertEvent, ExecutionStatus
+from taskbeat.store.alerts import Notice
 from taskbeat.store.runs import RunningExecution
-
-
-@dataclass(frozen=True)
-class Notice:
-    task_id: int
-    task_name: str
-    event: AlertEvent
-    execution_id: int
-    payload: dict[str, Any]
-    created_at: datetime
 
 
 def failed(

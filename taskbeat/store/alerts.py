@@ -11,10 +11,21 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from taskbeat.alerts.notices import Notice
 from taskbeat.models import AlertDelivery, Task
-from taskbeat.status import DeliveryStatus
+from taskbeat.status import AlertEvent, DeliveryStatus
 from taskbeat.store.sql import Executor
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notice to queue (built by `taskbeat.alerts.notices`)."""
+
+    task_id: int
+    task_name: str
+    event: AlertEvent
+    execution_id: int
+    payload: dict[str, Any]
+    created_at: datetime
 
 
 def add_delivery(db: Executor, notice: Notice) -> None:

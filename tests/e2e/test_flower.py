@@ -20,8 +20,6 @@ from taskbeat.tasks.fields import RunRequest, TaskDefinition
 from tests.e2e.harness import BIN, Service, free_port, wait_until
 from tests.services import E2E_REDIS_DB, postgres_database, redis_database, unique_namespace
 
-pytest.importorskip("flower")
-
 
 @pytest.fixture
 def environment(tmp_path: Path):

@@ -6,6 +6,7 @@ Each page's screenshot is saved under the test's temporary folder; the paths are
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.harness import BIN, Api, Service, banner, dev_env, free_port, wait_until
 
@@ -24,8 +26,6 @@ FLAGS = [
 ]  # fmt: skip
 TIMEOUT_MS = 20_000
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
 
 @dataclass
 class Live:
@@ -33,6 +33,7 @@ class Live:
     api: Api
     admin_key: str
     viewer_key: str
+    service: Service
 
 
 @pytest.fixture
@@ -40,7 +41,8 @@ def live(tmp_path: Path) -> Iterator[Live]:
     data = tmp_path / "data"
     port = free_port()
     argv = [str(BIN / "taskbeat"), "dev", "--port", str(port), "--data-dir", str(data)]
-    service = Service("dev", argv, dev_env(), tmp_path)
+    # Every process logs JSON here; the log is checked at the end of the test.
+    service = Service("dev", argv, {**dev_env(), "TASKBEAT_LOG_FORMAT": "json"}, tmp_path)
     try:
         url, admin_key, _ = banner(service)
         viewer_key = subprocess.run(
@@ -51,7 +53,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
             check=True,
             timeout=60,
         ).stdout.strip()
-        yield Live(f"http://127.0.0.1:{port}", Api(url, admin_key), admin_key, viewer_key)
+        yield Live(f"http://127.0.0.1:{port}", Api(url, admin_key), admin_key, viewer_key, service)
     finally:
         assert service.stop(signal.SIGINT) == 0, service.log()[-3000:]
 
@@ -60,7 +62,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
 def browser(tmp_path: Path):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
-    with sync_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "profile"),  # a new, empty user-data-dir
             executable_path=CHROMIUM,
@@ -97,7 +99,6 @@ def test_the_dashboard_in_chromium_signs_in_shows_runs_acts_and_refuses_forged_p
     live, browser, tmp_path
 ):
     shots = Shots(tmp_path / "screenshots")
-    expect = sync_api.expect
     page = browser.new_page()
 
     # 1. A viewer sees everything and no action button.
@@ -172,3 +173,21 @@ def test_the_dashboard_in_chromium_signs_in_shows_runs_acts_and_refuses_forged_p
     assert forged.status == 400
     assert live.api.get("/tasks/ui-report")["status"] == "active"
     print(f"screenshots: {shots.folder} ({shots.count} pages)")
+    assert_json_logs(live.service.log(), failed["id"])
+
+
+def assert_json_logs(log: str, execution_id: int) -> None:
+    """Each process's lines are JSON objects (`taskbeat dev`'s own banner aside), and the
+    lines about a run name it."""
+    banner = log.index("taskbeat dev is running")
+    lines = [line for line in log[:banner].splitlines() if line.strip()]
+    after = log[banner:].split("Press Ctrl-C to stop.", 1)[1]
+    lines += [line for line in after.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # fails on any line that is not JSON
+    about_run = [r for r in records if r.get("execution_id") == execution_id]
+    assert {r["logger"] for r in about_run} >= {
+        "workers.execution",
+        "taskbeat.handler.fail-n-times",
+    }
+    assert {(r["task"], r["attempt"]) for r in about_run} == {("ui-broken", 1)}
+    assert any(r["logger"] == "gunicorn.access" for r in records)

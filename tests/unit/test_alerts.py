@@ -6,12 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -25,49 +21,17 @@ from taskbeat.status import AlertEvent, DeliveryStatus, ExecutionStatus
 from taskbeat.tasks.fields import TaskDefinition
 from taskbeat.tasks.operations import create_task
 from tests.runs import claimed, reload, settle
+from tests.webhooks import Receiver, receiving
 
 SECRET = "webhook-secret-0123456789"
 FAILED = Outcome(ExecutionStatus.FAILED, error=ErrorInfo("ValueError", "bad input"))
 SUCCEEDED = Outcome(ExecutionStatus.SUCCEEDED, result={"ok": True})
 
 
-@dataclass
-class Receiver:
-    """An HTTP server on loopback that records each POST and answers `status`."""
-
-    port: int = 0
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/taskbeat"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            found.calls.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            self.send_response(found.status)
-            for name, value in found.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    found.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield found
-    server.shutdown()
-    server.server_close()
+    with receiving() as found:
+        yield found
 
 
 @pytest.fixture
@@ -147,6 +111,8 @@ def test_the_sender_posts_a_signed_notice_and_marks_it_sent(
     signed = f"{headers['X-Taskbeat-Timestamp']}.".encode() + call["body"]
     expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     assert headers["X-Taskbeat-Signature"] == f"sha256={expected}"
+    assert receiver.signed_correctly(call, SECRET)
+    assert not receiver.signed_correctly(call, SECRET + "x")
     assert headers["X-Taskbeat-Event"] == "failed"
     assert headers["Content-Type"] == "application/json"
     assert json.loads(call["body"])["task"]["name"] == "nightly"

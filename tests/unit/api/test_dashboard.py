@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import Flask
 
+from api.app import create_app
+from api.services import EXTENSION
 from taskbeat.apikeys import revoke_key
 from taskbeat.models import Task
 from taskbeat.status import ExecutionStatus
@@ -173,3 +176,32 @@ def test_the_overview_shows_counts_charts_and_what_needs_attention(admin, api, s
     assert html.count("<svg") == 2
     assert "Needs attention" in html and "broken" in html
     assert "Redis unreachable" in html  # the unit settings point Redis nowhere
+
+
+def test_every_process_with_the_same_admin_key_accepts_the_same_session(
+    settings, engine, registry, publisher, clock, admin_key
+):
+    # gunicorn's workers each build the app (compose runs two): a session signed by one
+    # must be good on the other, and no good on a deployment with another key.
+    def app_with(key: str) -> Flask:
+        return create_app(
+            settings.model_copy(update={"admin_key": key}),
+            registry=registry,
+            publisher=publisher,
+            clock=clock,
+        )
+
+    first, second, other = (
+        app_with(k) for k in ("deploy-key-0123456789",) * 2 + ("other-key-0123456789",)
+    )
+    try:
+        signed_in = first.test_client()
+        assert sign_in(signed_in, admin_key).status_code == 302
+        cookie = signed_in.get_cookie("taskbeat_session")
+        for app, expected in ((second, 200), (other, 302)):
+            client = app.test_client()
+            client.set_cookie("taskbeat_session", cookie.value)
+            assert client.get("/").status_code == expected
+    finally:
+        for app in (first, second, other):
+            app.extensions[EXTENSION].engine.dispose()
