@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
@@ -69,10 +69,20 @@ class ExecutionPageQuery(BaseModel):
     after: int | None = Field(default=None, ge=0, le=MAX_ID)
     detail: bool = False  # the rows carry each attempt's result, traceback and logs
 
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """The form's datetime-local fields have no zone: they are UTC, as it says."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
 
 def _query(model: type[Any]) -> Any:
     """The page's filters; bad ones are a 400 page, not a 500."""
     values = {key: value for key, value in request.args.items() if value != ""}
+    if any("\x00" in value for value in values.values()):  # PostgreSQL cannot hold one
+        raise BadRequest("a filter holds a NUL character")
     try:
         return model.model_validate(values)
     except ValidationError as exc:

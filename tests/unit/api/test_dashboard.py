@@ -134,7 +134,8 @@ def test_the_tasks_table_shows_schedule_status_success_rate_and_a_strip(admin, a
     assert html.count('class="dot s-') == 4
     assert "75%" in html
     assert 'data-task="report"' not in admin.get("/tasks?q=zzz").get_data(as_text=True)
-    assert admin.get("/tasks?sort=bogus").status_code == 400
+    for bad in ("sort=bogus", "page=0", "status=nope", "q=%00"):
+        assert admin.get(f"/tasks?{bad}").status_code == 400, bad
 
 
 def test_a_failures_page_shows_its_traceback_and_logs(admin, api, sessions):
@@ -166,6 +167,16 @@ def test_the_live_feed_returns_only_rows_newer_than_the_last_seen(admin, api, se
     filtered = admin.get("/executions?status=failed").get_data(as_text=True)
     assert f'data-id="{second}"' not in filtered
     assert admin.get("/executions?since=not-a-time").status_code == 400
+
+
+def test_the_feed_filters_by_time_read_as_utc(admin, api, sessions):
+    task = load_task(sessions, new_task(api, name="report")["id"])
+    early = add_execution(sessions, task, START, created_at=START)
+    late = add_execution(sessions, task, START.replace(hour=13), created_at=START.replace(hour=13))
+    html = admin.get("/executions?since=2026-11-24T12:30").get_data(as_text=True)
+    assert f'data-id="{late}"' in html and f'data-id="{early}"' not in html
+    html = admin.get("/executions?until=2026-11-24T12:30%2B00:00").get_data(as_text=True)
+    assert f'data-id="{early}"' in html and f'data-id="{late}"' not in html
 
 
 def test_the_overview_shows_counts_charts_and_what_needs_attention(admin, api, sessions):
