@@ -16,6 +16,7 @@ COLOURS = {"succeeded": "#2e9d5b", "failed": "#d64545", "other": "#9aa4ae"}
 class Bar:
     label: str  # shown on hover
     parts: Sequence[tuple[str, float]]  # (colour key, value), stacked bottom-up
+    note: str = ""  # shown on hover after the total
 
 
 def bars(title: str, items: Sequence[Bar], unit: str = "") -> Markup:
@@ -26,7 +27,8 @@ def bars(title: str, items: Sequence[Bar], unit: str = "") -> Markup:
     for index, bar in enumerate(items):
         x, base = PAD + index * step, HEIGHT - PAD
         total = sum(value for _, value in bar.parts)
-        tip = escape(f"{bar.label}: {_number(total)}{unit}")
+        note = f" ({bar.note})" if bar.note else ""
+        tip = escape(f"{bar.label}: {_number(total)}{unit}{note}")
         for key, value in bar.parts:
             height = (HEIGHT - 2 * PAD) * value / top
             base -= height
@@ -54,7 +56,9 @@ def outcome_bars(series: dict[int, dict[str, int]], start: int, step: int, count
         ok = counts.get("succeeded", 0)
         other = sum(counts.values()) - failed - ok
         label = datetime.fromtimestamp(at, UTC).strftime("%H:%M UTC")
-        items.append(Bar(label, [("succeeded", ok), ("failed", failed), ("other", other)]))
+        note = f"{ok / (ok + failed):.0%} succeeded" if ok + failed else ""
+        parts = [("succeeded", ok), ("failed", failed), ("other", other)]
+        items.append(Bar(label, parts, note))
     return items
 
 

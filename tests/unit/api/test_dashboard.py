@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 
 from api.app import create_app
+from api.dashboard import charts
 from api.services import EXTENSION
 from taskbeat.apikeys import revoke_key
 from taskbeat.models import Task
@@ -216,3 +217,13 @@ def test_every_process_with_the_same_admin_key_accepts_the_same_session(
     finally:
         for app in (first, second, other):
             app.extensions[EXTENSION].engine.dispose()
+
+
+def test_a_chart_stacks_each_buckets_outcomes_to_scale():
+    series = {0: {"succeeded": 3, "failed": 1}, 600: {"skipped": 2}}
+    svg = charts.bars("Runs", charts.outcome_bars(series, 0, 300, 3))
+    heights = [float(h) for h in re.findall(r'height="([\d.]+)" fill', svg)]
+    # 3 buckets x (succeeded, failed, other); the tallest bar (4 runs) is the full 100 px.
+    assert heights == [75.0, 25.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 50.0]
+    assert "00:00 UTC: 4 (75% succeeded)" in svg
+    assert "<script" not in charts.bars("<script>", [])
