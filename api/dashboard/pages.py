@@ -31,6 +31,26 @@ blueprint = Blueprint(
 )
 blueprint.before_request(signin.require_signed_in)
 blueprint.context_processor(signin.template_values)
+# Only this app's own files run or load; no other site may frame the admin's buttons.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+@blueprint.after_request
+def _secure(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    if request.endpoint != "dashboard.static":
+        response.headers["Cache-Control"] = "no-store"  # pages show what a key may see
+    return response
+
+
 PAGE = 50
 STRIP = 20
 ACTIONS = {

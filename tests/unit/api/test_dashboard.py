@@ -63,6 +63,17 @@ def test_signing_in_sets_an_httponly_samesite_cookie_and_goes_where_it_was_asked
     assert admin_key not in cookie  # the cookie holds the key's id, signed, not the key
 
 
+def test_pages_forbid_framing_and_foreign_scripts_and_are_not_cached(admin):
+    response = admin.get("/")
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "no-store"
+    script = admin.get("/static/dashboard/dashboard.js")
+    assert script.status_code == 200 and "no-store" not in script.headers.get("Cache-Control", "")
+    script.close()
+
+
 def test_sign_in_never_redirects_off_the_site(client, admin_key):
     page = client.get("/sign-in").get_data(as_text=True)
     response = client.post(
