@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
-from api import audit
+from api import audit, metrics
 from api.auth import install_auth
+from api.dashboard import register_dashboard
 from api.inputs import StrictRequest, check_query
+from api.monitor import register_monitor
 from api.openapi import create_openapi_app
 from api.problems import register_problem_handlers
-from api.routes import executions, handlers, health, schedules, tasks
+from api.routes import executions, handlers, health, schedules, stats, tasks
 from api.services import EXTENSION, Services
 from handlers import load_registry
 from taskbeat.apikeys import ensure_key
@@ -30,6 +32,7 @@ API_BLUEPRINTS = (
     handlers.blueprint,
     schedules.blueprint,
     health.blueprint,
+    stats.blueprint,
     audit.blueprint,
 )
 
@@ -49,7 +52,7 @@ def create_app(
     app.request_class = StrictRequest
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     engine = make_engine(settings.database_url, ProcessKind.API, pool_size=threads)
-    app.extensions[EXTENSION] = Services(
+    app.extensions[EXTENSION] = found = Services(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
@@ -62,6 +65,9 @@ def create_app(
     app.before_request(check_query)
     for blueprint in API_BLUEPRINTS:
         app.register_api(blueprint)
+    register_monitor(app, found)
+    app.register_blueprint(metrics.blueprint)
+    register_dashboard(app, settings)
     register_problem_handlers(app)
     return app
 

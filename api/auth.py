@@ -102,6 +102,21 @@ def check_api_key() -> Response | None:
     return _forbidden(identity.role)
 
 
+def identify(token: str) -> KeyIdentity | None:
+    """The live key `token` is, or None: for the dashboard's sign-in and `/metrics`, through
+    the same cache and failed-attempt throttle as a bearer key (a throttled client is
+    refused without a check)."""
+    guard: KeyGuard = current_app.extensions[EXTENSION]
+    now = services().clock()
+    client = request.remote_addr or "unknown"
+    if guard.retry_after(client, now):
+        return None
+    identity = guard.identify(token, now)
+    if identity is None:
+        guard.failed(client, now)
+    return identity
+
+
 def _bearer_token() -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

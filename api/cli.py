@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 from flask import Flask
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from api.app import create_app, ensure_admin_key
@@ -31,6 +32,18 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return self._app
 
 
+class RootLogger(glogging.Logger):  # type: ignore[misc]
+    """Gunicorn's error and access lines through the root logger's handler, so they
+    take TASKBEAT_LOG_FORMAT like every other line (one JSON object each, in json)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
+
+
 @click.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -52,6 +65,7 @@ def command(settings: Settings, host: str, port: int, workers: int, threads: int
         # gthread, answering the requests gunicorn refuses with problem+json.
         "worker_class": "api.gunicorn_worker.ProblemWorker",
         "accesslog": "-",
+        "logger_class": RootLogger,
         "graceful_timeout": 20,
         # One shared control socket path would clash between API processes on a host.
         "control_socket_disable": True,

@@ -13,7 +13,7 @@ from taskbeat.settings import Settings
 
 def create_app_from_env() -> Flask:
     settings = Settings.from_env(os.environ)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     ensure_admin_key(app)
     return app

@@ -9,12 +9,14 @@ import click
 
 from scheduler.service import Scheduler
 from scheduler.wakeup import WakeupListener
+from taskbeat.alerts.sender import AlertSender
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import utcnow
 from taskbeat.db import ProcessKind, make_engine, make_session_factory
 from taskbeat.migrate import require_current
+from taskbeat.monitoring.beacons import Beacon, quick_client
 from taskbeat.names import wakeup_channel
-from taskbeat.outbox.publisher import RedisPublisher
+from taskbeat.outbox.publisher import REDIS_TIMEOUT, RedisPublisher
 from taskbeat.settings import Settings
 
 
@@ -22,11 +24,16 @@ from taskbeat.settings import Settings
 @click.pass_obj
 def command(settings: Settings) -> None:
     """Dispatch due runs to Redis. Run as many as you like: they share the work."""
-    # One connection does it all: the dispatch loop and its sweeps run in turn.
-    engine = make_engine(settings.database_url, ProcessKind.SCHEDULER, pool_size=1)
+    # Two connections: the dispatch loop and its sweeps run in turn on one, the alert
+    # sender (which may wait on a slow webhook) has the other.
+    engine = make_engine(settings.database_url, ProcessKind.SCHEDULER, pool_size=2)
     require_current(engine)
+    sessions = make_session_factory(engine)
     publisher = RedisPublisher.from_settings(settings, make_celery(settings))
-    scheduler = Scheduler(settings, make_session_factory(engine), publisher, utcnow)
+    beacon_redis = quick_client(settings.redis_url, REDIS_TIMEOUT)
+    beacon = Beacon(beacon_redis, settings.namespace, settings.scheduler_alive_after, utcnow)
+    scheduler = Scheduler(settings, sessions, publisher, utcnow, beacon=beacon)
+    alerts = AlertSender(settings, sessions, utcnow)
     listener = WakeupListener(
         settings.redis_url, wakeup_channel(settings.namespace), scheduler.wakeup
     )
@@ -37,9 +44,12 @@ def command(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     listener.start()
+    alerts.start()
     try:
         scheduler.run()
     finally:
+        alerts.stop()
         listener.stop()
         publisher.close()
+        beacon_redis.close()
         engine.dispose()

@@ -94,7 +94,7 @@ class Dispatcher:
             row: task for task, plan in plans if plan for row in _rows(task, plan, now, lease_until)
         }
         ids = store.executions.insert_executions(db, list(rows))
-        advances = [_advance(task, plan, ids, active[task.id]) for task, plan in plans]
+        advances = [_advance(task, plan, ids, active[task.id], now) for task, plan in plans]
         store.tasks.advance_tasks(db, advances)
         messages = [
             relay.run_message(ids[key], task)
@@ -155,13 +155,15 @@ def _rows(
 
 
 def _advance(
-    task: DueTask, plan: Plan | None, ids: dict[SlotKey, int], active: ActiveRuns
+    task: DueTask, plan: Plan | None, ids: dict[SlotKey, int], active: ActiveRuns, now: datetime
 ) -> TaskAdvance:
     """Where the task goes past the slots it took; only the runs inserted count. With no
     plan (its schedule no longer parses) it stops, failed."""
     if plan is None:
         failed = next_state(task.state, TaskEvent.SCHEDULE_BROKEN)
-        return TaskAdvance(task.id, None, task.run_count, task.last_slot_at, failed)
+        return TaskAdvance(
+            task.id, None, task.run_count, task.last_slot_at, task.last_run_at, failed
+        )
     ran = [slot for slot in plan.run if (task.id, slot.at, 0, 1) in ids]
     if len(ran) < len(plan.run):
         log.warning("task %s: a slot already had an execution; not run twice", task.name)
@@ -173,7 +175,10 @@ def _advance(
         state = next_state(state, event)
     # The last slot taken is later than any taken before: it was next_run_at at least.
     last_slot = plan.last_slot or task.last_slot_at
-    return TaskAdvance(task.id, plan.next_run_at, task.run_count + len(ran), last_slot, state)
+    last_run = now if ran else task.last_run_at  # what the task's "last run" shows
+    return TaskAdvance(
+        task.id, plan.next_run_at, task.run_count + len(ran), last_slot, last_run, state
+    )
 
 
 def _jitter(task: DueTask, slot: datetime) -> timedelta:

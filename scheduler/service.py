@@ -1,9 +1,14 @@
-"""The scheduler process's loop: tick, sweep now and then, sleep until the next due time."""
+"""The scheduler process's loop: tick, sweep now and then, sleep until the next due time.
+
+Each wake-up is timed and counted on the process's heartbeat (`taskbeat.monitoring.beacons`),
+which health and the dashboard read to know a scheduler is alive.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +17,7 @@ from scheduler.dispatch import Dispatcher
 from scheduler.sweeper import sweep_lost
 from scheduler.wakeup import Wakeup
 from taskbeat.clock import Clock
+from taskbeat.monitoring.beacons import Beacon
 from taskbeat.outbox.publisher import Publisher
 from taskbeat.outbox.relay import republish_queued
 from taskbeat.settings import Settings
@@ -27,12 +33,14 @@ class Scheduler:
         publisher: Publisher,
         clock: Clock,
         wakeup: Wakeup | None = None,
+        beacon: Beacon | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = session_factory
         self._clock = clock
         self._publisher = publisher
         self.wakeup = wakeup or Wakeup()
+        self.beacon = beacon
         self.dispatcher = Dispatcher(settings, session_factory, publisher, clock)
         self._last_sweep: datetime | None = None
         self._stopping = threading.Event()
@@ -40,10 +48,14 @@ class Scheduler:
     def run(self) -> None:
         """Loop until `stop()`; a wake-up in progress finishes first."""
         log.info("scheduler running")
-        while not self._stopping.is_set():
-            delay = self.run_once()
-            if not self._stopping.is_set():
-                self.wakeup.wait(delay)
+        try:
+            while not self._stopping.is_set():
+                delay = self.run_once()
+                if not self._stopping.is_set():
+                    self.wakeup.wait(delay)
+        finally:
+            if self.beacon is not None:
+                self.beacon.clear()
         log.info("scheduler stopped")
 
     def stop(self) -> None:
@@ -52,6 +64,7 @@ class Scheduler:
 
     def run_once(self) -> float:
         """One wake-up; returns how long to sleep before the next."""
+        started = time.monotonic()
         try:
             result = self.dispatcher.tick()
             self._sweep_if_due()
@@ -59,6 +72,9 @@ class Scheduler:
             pause = self._settings.scheduler_error_pause
             log.exception("scheduler wake-up failed; trying again in %.1fs", pause)
             return pause
+        finally:
+            if self.beacon is not None:
+                self.beacon.beat(time.monotonic() - started)
         if result.published or result.skipped:
             log.info("published %d runs, skipped %d slots", result.published, result.skipped)
         if result.more:

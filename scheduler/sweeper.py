@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from taskbeat import store
 from taskbeat.clock import Clock
 from taskbeat.executions.lifecycle import ErrorInfo, Outcome, record_failure
+from taskbeat.logs import run_context
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus
 from taskbeat.store.sweeps import QuietRun
@@ -30,8 +31,10 @@ def sweep_lost(settings: Settings, session_factory: sessionmaker[Session], clock
     for run in quiet:
         with session_factory.begin() as session:
             recorded = record_failure(session, run.execution, settlement(run, now), now)
-        if recorded is not None:
-            settled += 1
+        if recorded is None:
+            continue
+        settled += 1
+        with run_context(run.execution.task_name, run.execution.id, run.execution.attempt):
             log.warning(
                 "execution %s (task %s, attempt %s) %s; retry: %s",
                 run.execution.id,

@@ -131,6 +131,12 @@ def _upgrade_legacy(session: Session, plaintext: str, ident: str) -> ApiKey | No
     return key
 
 
+def live_key(session: Session, key_id: int) -> ApiKey | None:
+    """Key `key_id` if it has not been revoked (a dashboard session holds the key's id)."""
+    key = session.get(ApiKey, key_id)
+    return key if key is not None and key.revoked_at is None else None
+
+
 def list_keys(session: Session) -> Sequence[ApiKey]:
     return session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
 

@@ -1,4 +1,5 @@
-"""The database schema: tasks, executions, API keys, the audit trail (SQLAlchemy 2 typed ORM)."""
+"""The database schema: tasks, executions, API keys, the audit trail, alert deliveries
+(SQLAlchemy 2 typed ORM)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,19 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from taskbeat.status import ApiRole, ExecutionStatus, MisfirePolicy, OverlapPolicy, Trigger
+from taskbeat.status import (
+    AlertEvent,
+    ApiRole,
+    DeliveryStatus,
+    ExecutionStatus,
+    MisfirePolicy,
+    OverlapPolicy,
+    Trigger,
+)
 from taskbeat.tasks.state import TaskState
 
 # BIGINT on PostgreSQL; SQLite only autoincrements a column declared INTEGER.
@@ -70,9 +80,22 @@ class Task(Base):
     each, same name) and the scheduler's bookkeeping for it."""
 
     __tablename__ = "tasks"
-    # Ids are never reused (SQLite reuses a deleted row's id without AUTOINCREMENT), so a
-    # client holding an old id can never edit another task, and history keeps its meaning.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        # Failed tasks (the dashboard's "needs attention"), from a partial index. No index
+        # holds a column every success writes (state, last_success_at): a success then
+        # rewrites the row in place (PostgreSQL's HOT update) without touching an index.
+        Index(
+            "ix_tasks_failed",
+            "id",
+            postgresql_where=text("state = 'failed'"),
+            sqlite_where=text("state = 'failed'"),
+        ),
+        # Ids are never reused (SQLite reuses a deleted row's id without AUTOINCREMENT), so
+        # a client holding an old id can never edit another task, and history keeps its
+        # meaning.
+        # Room on each page for those in-place rewrites.
+        {"sqlite_autoincrement": True, "postgresql_with": {"fillfactor": 80}},
+    )
 
     id: Mapped[int] = mapped_column(Identifier, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -88,6 +111,9 @@ class Task(Base):
     # scheduler's index scan only ever sees what is due.
     next_run_at: Mapped[datetime | None] = mapped_column(index=True)
     last_run_at: Mapped[datetime | None]
+    # When a run of it last succeeded: written by the success statement itself (no extra
+    # round trip), read by the metrics and the "no success in N periods" check.
+    last_success_at: Mapped[datetime | None]
     # The latest slot the scheduler took (ran or skipped); a one-time task is done once
     # its time is taken, whatever happens to its history later.
     last_slot_at: Mapped[datetime | None]
@@ -115,6 +141,10 @@ class Task(Base):
     queue: Mapped[str] = mapped_column(String(100))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     tags: Mapped[list[str]] = mapped_column(default=list)
+    # Alerts: where this task's failure and recovery notices go (else the default in
+    # settings), and whether a slot that used up its retries pauses the task.
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    pause_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
 
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -161,6 +191,8 @@ class Execution(Base):
         Index("ix_executions_task_id", "task_id", "id"),
         Index("ix_executions_status_id", "status", "id"),
         Index("ix_executions_trigger_id", "trigger", "id"),
+        # Stats, charts and metrics read bounded windows of recent outcomes by this.
+        Index("ix_executions_finished_at", "finished_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -197,6 +229,35 @@ class Execution(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_traceback: Mapped[str | None] = mapped_column(Text)
     logs: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class AlertDelivery(Base):
+    """One notice to send (a slot failed for the last time; the task succeeded again),
+    written in the transaction that saw it happen and sent later by the scheduler's
+    alert sender, with retries: an outbox of webhook calls."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    task_id: Mapped[int] = mapped_column(Identifier)
+    task_name: Mapped[str] = mapped_column(String(200))
+    event: Mapped[AlertEvent] = mapped_column(_enum(AlertEvent))
+    execution_id: Mapped[int | None] = mapped_column(Identifier)
+    # The task's own webhook when the notice was written; NULL: the default in settings.
+    url: Mapped[str | None] = mapped_column(String(2000))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When the sender may (next) try it; moved forward while a sender holds it (a lease).
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiKey(Base):

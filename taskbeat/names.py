@@ -15,3 +15,13 @@ def broker_epoch_key(namespace: str) -> str:
 def wakeup_channel(namespace: str) -> str:
     """Redis pub/sub channel the scheduler listens on; a message means 'look again now'."""
     return f"{namespace}:scheduler:wakeup"
+
+
+def scheduler_beacons_key(namespace: str) -> str:
+    """A sorted set: each live scheduler process, scored by the time of its last beat."""
+    return f"{namespace}:schedulers"
+
+
+def scheduler_beacon_key(namespace: str, scheduler_id: str) -> str:
+    """A hash of one scheduler's latest figures (expires with its heartbeat)."""
+    return f"{namespace}:scheduler:{scheduler_id}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -32,6 +33,8 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     # Failed attempts to authenticate one client may make per minute before it gets 429s.
     auth_failures_per_minute: int = Field(default=30, ge=1)
+    # `json`: one JSON object per line, with the task, execution and attempt it is about.
+    log_format: Literal["text", "json"] = "text"
 
     scheduler_max_sleep: Seconds = 5.0
     scheduler_batch_size: int = Field(default=1000, ge=1, le=100_000)
@@ -57,16 +60,48 @@ class Settings(BaseModel):
     # How long a worker keeps trying to record an outcome while the database is away.
     outcome_write_patience: Seconds = 300.0
 
+    # Monitoring. A scheduler whose heartbeat is older than this counts as gone.
+    scheduler_alive_after: Seconds = 30.0
+    # /api/v1/health says `degraded` when more of the last 24 h's finished runs failed.
+    health_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    # A recurring task with no success in this many of its periods needs attention.
+    attention_periods: int = Field(default=3, ge=1, le=1000)
+    # /metrics answers a request with this bearer token, from an address in the
+    # allow-list (IPs or CIDR networks), or with any API key.
+    metrics_token: str | None = Field(default=None, min_length=16)
+    metrics_allow: tuple[str, ...] = ()
+    # Per-task metric series for at most this many tasks (the first by id).
+    metrics_max_tasks: int = Field(default=1000, ge=0, le=100_000)
+    # Signs the dashboard's session cookie; set it when several API hosts serve one
+    # dashboard (each process started alone makes its own, and signs everyone out).
+    secret_key: str | None = Field(default=None, min_length=16)
+
+    # Alerts: a webhook gets a signed POST when a slot fails for the last time and when
+    # the task next succeeds. Only hosts on the allow-list are ever called.
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2000)
+    webhook_secret: str | None = Field(default=None, min_length=16)
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    webhook_timeout: Seconds = 5.0
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    alert_interval: Seconds = 2.0
+
     result_max_bytes: int = Field(default=65_536, ge=1024)
     log_max_lines: int = Field(default=1000, ge=1)
     traceback_max_chars: int = Field(default=16_384, ge=256)
     error_message_max_chars: int = Field(default=4096, ge=256)
 
-    @field_validator("handler_modules", mode="before")
+    @field_validator("handler_modules", "metrics_allow", "webhook_allowed_hosts", mode="before")
     @classmethod
-    def _split_modules(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
         return value
 
     @classmethod

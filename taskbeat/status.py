@@ -43,6 +43,17 @@ class MisfirePolicy(enum.StrEnum):
     RUN_ALL = "run_all"  # every missed slot runs, up to a cap
 
 
+class AlertEvent(enum.StrEnum):
+    FAILED = "failed"  # a slot used up its retries
+    RECOVERED = "recovered"  # the task succeeded again after such a failure
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # to send (again) at next_attempt_at
+    SENT = "sent"
+    FAILED = "failed"  # given up: attempts used up, or nowhere it may be sent
+
+
 class ApiRole(enum.StrEnum):
     ADMIN = "admin"
     VIEWER = "viewer"

@@ -9,12 +9,13 @@ answers with them. No SQLAlchemy, Flask or Celery here.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskbeat.status import ApiRole, ExecutionStatus, Trigger
 from taskbeat.tasks.fields import TaskView
+from taskbeat.tasks.state import TaskStatus
 
 
 class View(BaseModel):
@@ -87,13 +88,49 @@ class SchedulePreview(FireTimes):
     recurring: bool
 
 
-class Health(BaseModel):
-    """Reachability of what the API needs (more fields may be added)."""
+class HealthComponent(BaseModel):
+    """One component's view: its level, and what it saw (more fields may be added)."""
 
     model_config = ConfigDict(extra="allow")
 
-    status: str = Field(description="`ok` or `unavailable`")
+    status: Literal["ok", "degraded", "down"]
+    error: str | None = None
+
+
+class Health(BaseModel):
+    """`down` (503) when the API cannot serve (database or Redis unreachable); `degraded`
+    (200) when work may not be getting done (no scheduler heartbeat, no worker answering,
+    too many failures over 24 h); else `ok`."""
+
+    status: Literal["ok", "degraded", "down"]
     version: str
+    components: dict[str, HealthComponent]
+
+
+class Outcomes(View):
+    """What finished in a window: counts by status, the success rate among runs that
+    ended (succeeded or failed in any way), mean and p95 duration in seconds."""
+
+    by_status: dict[ExecutionStatus, int]
+    success_rate: float | None
+    mean_duration: float | None
+    p95_duration: float | None
+
+
+class TaskOutcomes(Outcomes):
+    task_id: int
+    task_name: str
+
+
+class Stats(View):
+    window_seconds: int
+    since: datetime
+    until: datetime
+    executions: Outcomes
+    per_task: list[TaskOutcomes]
+    tasks: dict[TaskStatus, int] | None = Field(
+        default=None, description="Tasks by status now (all tasks; absent with `task`)"
+    )
 
 
 class AuditEntry(View):

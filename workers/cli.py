@@ -24,7 +24,10 @@ def command(settings: Settings, celery_args: tuple[str, ...]) -> None:
         require_current(engine)
         engine.dispose()
     app = create_worker_app(settings)
-    argv = ["worker", f"--loglevel={settings.log_level}", *celery_args]
+    # In JSON, Celery's start-up banner (printed, not logged) would be the one line that is
+    # not an object: --quiet leaves it out.
+    quiet = ["--quiet"] if settings.log_format == "json" else []
+    argv = [*quiet, "worker", f"--loglevel={settings.log_level}", *celery_args]
     if not any(arg in ("-Q", "--queues") or arg.startswith("--queues=") for arg in celery_args):
         argv += ["--queues", settings.default_queue]
     app.worker_main(argv=argv)

@@ -29,6 +29,7 @@ from taskbeat.db import one_statement
 from taskbeat.errors import HandlerNotFound, InvalidInput, TaskbeatError
 from taskbeat.executions.lifecycle import ErrorInfo, Outcome, record_failure, record_success
 from taskbeat.handler import HandlerContext, HandlerRegistry
+from taskbeat.logs import run_context
 from taskbeat.outbox.publisher import Publisher
 from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus, OverlapPolicy
@@ -76,6 +77,13 @@ def run_execution(runtime: WorkerRuntime, execution_id: int, worker: str) -> Exe
     if claim is None:
         log.info("execution %s was already claimed; message dropped", execution_id)
         return None
+    run = claim.execution
+    # Every log line from here on (ours, the handler's) names the run it is about.
+    with run_context(run.task_name, run.id, run.attempt):
+        return _run_claimed(runtime, claim)
+
+
+def _run_claimed(runtime: WorkerRuntime, claim: Claim) -> ExecutionStatus | None:
     run = claim.execution
     log.info("running execution %s (task %s, attempt %s)", run.id, run.task_name, run.attempt)
     prepared = _prepare(runtime, claim)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Literal
 
 from flask import Response, jsonify, request, url_for
@@ -14,11 +13,10 @@ from sqlalchemy.orm import Session
 from api.openapi import BEARER, GUARDED, problems
 from api.problems import BadRequest
 from api.serialize import execution_json, task_json
-from api.services import services
+from api.services import act_on_task, run_task_now, services
 from taskbeat import store
 from taskbeat.limits import MAX_INT
 from taskbeat.models import Task
-from taskbeat.outbox.relay import publish_leased, run_message
 from taskbeat.tasks import operations
 from taskbeat.tasks.fields import RunRequest, TaskChanges, TaskDefinition, TaskView
 from taskbeat.tasks.slots import upcoming_slots
@@ -159,6 +157,7 @@ def create_task(body: TaskDefinition) -> tuple[Response, int, dict[str, str]]:
             found.registry,
             now=found.clock(),
             default_queue=found.settings.default_queue,
+            webhook_hosts=found.settings.webhook_allowed_hosts,
         )
         response = _task_response(session, task)
     found.publisher.wake_scheduler()
@@ -228,21 +227,9 @@ def run_task(path: TaskRef, body: RunBody) -> tuple[Response, int]:
 
     The execution is written, then published straight away; if Redis refuses, the row
     stays due and the scheduler publishes it."""
-    found = services()
-    now = found.clock()
-    lease_until = now + timedelta(seconds=found.settings.publish_lease)
-    with found.sessions.begin() as session:
-        execution, task = operations.create_manual_run(
-            session, path.ref, body, found.registry, now=now, lease_until=lease_until
-        )
-        message = run_message(execution.id, task)
-    published = publish_leased(
-        found.sessions, found.publisher, [message], found.clock, found.settings
-    )
-    if not published:
-        found.publisher.wake_scheduler()
-    with found.sessions() as session:
-        execution = store.executions.get_execution(session, execution.id)
+    execution_id = run_task_now(path.ref, body)
+    with services().sessions() as session:
+        execution = store.executions.get_execution(session, execution_id)
         return jsonify(execution_json(execution)), 202
 
 
@@ -270,6 +257,7 @@ def _update(ref: str, changes: TaskChanges) -> Response:  # type: ignore[valid-t
             now=found.clock(),
             default_queue=found.settings.default_queue,
             expected_version=_if_match(),
+            webhook_hosts=found.settings.webhook_allowed_hosts,
         )
         response = _task_response(session, task)
     found.publisher.wake_scheduler()
@@ -277,12 +265,9 @@ def _update(ref: str, changes: TaskChanges) -> Response:  # type: ignore[valid-t
 
 
 def _act(ref: str, action: Callable[..., Task]) -> Response:
-    found = services()
-    with found.sessions.begin() as session:
-        task = action(session, ref, now=found.clock())
-        response = _task_response(session, task)
-    found.publisher.wake_scheduler()
-    return response
+    task = act_on_task(ref, action)
+    with services().sessions() as session:
+        return _task_response(session, task)
 
 
 def _task_response(session: Session, task: Task) -> Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -29,6 +30,7 @@ from taskbeat.settings import Settings
 
 STOP_TIMEOUT = 20.0  # seconds each child gets to finish before it is killed
 READY_TIMEOUT = 60.0
+READY_COMPONENTS = ("database", "redis", "scheduler", "workers")
 
 
 @click.command("dev")
@@ -66,9 +68,9 @@ def command(settings: Settings, port: int, host: str, data_dir: Path, concurrenc
         children.start("api", "api", "--host", host, "--port", str(port), "--workers", "1")
         children.start("scheduler", "scheduler")
         children.start("worker", "worker", f"--concurrency={concurrency}", "--hostname=dev@%h")
-        api_url = f"http://{host}:{port}/api/v1"
-        _wait_ready(f"{api_url}/health", children, stop)
-        _banner(api_url, admin_key, database_url, redis_url)
+        site = f"http://{host}:{port}"
+        _wait_ready(f"{site}/api/v1/health", children, stop)
+        _banner(site, admin_key, database_url, redis_url)
         exit_code = children.watch(stop)
     except DevError as exc:
         click.echo(f"taskbeat dev: {exc}", err=True)
@@ -155,24 +157,38 @@ def _stored_admin_key(data_dir: Path) -> str:
 
 
 def _wait_ready(url: str, children: ProcessGroup, stop: threading.Event) -> None:
+    """Until the API answers and sees a scheduler heartbeat and a worker: the banner
+    then promises a system that runs tasks, not one still starting."""
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline and not stop.is_set():
         if (dead := children.exited()) is not None:
             raise DevError(f"{dead[0]} exited with code {dead[1]} while starting")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
-                return
+        if _all_running(url):
+            return
         stop.wait(0.2)
     if not stop.is_set():
-        raise DevError(f"the API did not answer at {url} within {READY_TIMEOUT:.0f}s")
+        raise DevError(
+            f"the API did not report a running system at {url} within {READY_TIMEOUT:.0f}s"
+        )
 
 
-def _banner(api_url: str, admin_key: str, database_url: str, redis_url: str) -> None:
+def _all_running(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            components = json.load(response).get("components", {})
+    except (OSError, ValueError):
+        return False
+    return all(components.get(name, {}).get("status") == "ok" for name in READY_COMPONENTS)
+
+
+def _banner(site: str, admin_key: str, database_url: str, redis_url: str) -> None:
+    api_url = f"{site}/api/v1"
     click.echo(
         "\n".join(
             [
                 "",
                 "taskbeat dev is running",
+                f"  Dashboard:  {site}/  (sign in with the admin key)",
                 f"  API:        {api_url}",
                 f"  Admin key:  {admin_key}",
                 f"  Database:   {database_url}",

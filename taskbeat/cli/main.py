@@ -51,7 +51,7 @@ def cli(ctx: click.Context) -> None:
     if ctx.invoked_subcommand in CLIENT_COMMANDS:
         return
     settings = Settings.from_env(os.environ)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     ctx.obj = settings
 
 

@@ -22,6 +22,7 @@ from taskbeat.views import (
     HandlerView,
     Health,
     SchedulePreview,
+    Stats,
     TaskPage,
 )
 
@@ -174,9 +175,13 @@ class Client:
         return self._get(HandlerList, "/handlers").items
 
     def health(self) -> Health:
-        """Health as the API reports it, 200 (ok) or 503 (unavailable) alike."""
+        """Health as the API reports it: ok, degraded (200) or down (503) alike."""
         response = self._send("GET", "/health", accept=(503,))
         return Health.model_validate_json(response.content)
+
+    def stats(self, *, window: int = 86400, task: str | int | None = None) -> Stats:
+        """What finished in the last `window` seconds, overall and per task."""
+        return self._get(Stats, "/stats", {"window": window, "task": task})
 
     def audit(self, *, limit: int = 50, cursor: int | None = None) -> AuditPage:
         return self._get(AuditPage, "/audit", {"limit": limit, "cursor": cursor})

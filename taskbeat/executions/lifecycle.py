@@ -3,7 +3,8 @@
 Used by the worker (a handler finished) and by the scheduler's sweeper (a worker was
 lost), so both apply the same retry policy and the same task-state rules.
 
-- A success is one statement (`store.runs.finish_successfully`): no task-row lock.
+- A success is one statement (`store.runs.finish_successfully`): no task-row lock. Only
+  the success that ends a failure streak costs one more (its "recovered" alert).
 - A failure moves the execution first, then locks its task to count the failure and,
   with retries left, adds the next attempt as a new row due after the backoff.
   Executions before tasks: the only writers that lock a task and then executions (an
@@ -22,11 +23,13 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from taskbeat import store
+from taskbeat.alerts import notices
 from taskbeat.executions.backoff import RetryPolicy, retry_delay
 from taskbeat.models import Task
 from taskbeat.status import ExecutionStatus, Trigger
 from taskbeat.store.executions import NewExecution
 from taskbeat.store.runs import OutcomeValues, RunningExecution
+from taskbeat.tasks import operations
 from taskbeat.tasks.state import TaskEvent, next_state
 
 # A handler's own retry_after is held to the longest delay a task may configure.
@@ -86,7 +89,12 @@ def record_success(db: Connection, run: RunningExecution, outcome: Outcome, now:
     """Write a success and settle the task in one statement; False if the run had
     already been settled by someone else (the outcome is then dropped)."""
     assert not outcome.status.is_failure
-    return store.runs.finish_successfully(db, run, outcome.values(run, now))
+    succeeded = store.runs.finish_successfully(db, run, outcome.values(run, now))
+    if succeeded is None:
+        return False
+    if succeeded.failures_before > 0:  # the failure -> success transition: rare
+        store.alerts.add_delivery(db, notices.recovered(run, succeeded.failures_before, now))
+    return True
 
 
 def record_failure(
@@ -105,12 +113,9 @@ def record_failure(
     task = store.tasks.lock_task(session, run.task_id)
     if task is None:  # deleted meanwhile
         return Recorded(run.id, outcome.status)
-    task.last_run_at = run.started_at
     policy = retry_policy(task)
     if not (outcome.retryable and policy.has_retry_after(run.attempt)):
-        task.consecutive_failures += 1
-        task.retry_count = 0
-        task.state = next_state(task.state, TaskEvent.RETRIES_EXHAUSTED)
+        _exhausted(session, task, run, outcome, now)
         return Recorded(run.id, outcome.status)
     delay = outcome.retry_after
     if delay is None:
@@ -121,6 +126,19 @@ def record_failure(
     task.retry_count = run.attempt
     task.state = next_state(task.state, TaskEvent.RETRY_SCHEDULED)
     return Recorded(run.id, outcome.status, next(iter(added.values()), None), due_at)
+
+
+def _exhausted(
+    session: Session, task: Task, run: RunningExecution, outcome: Outcome, now: datetime
+) -> None:
+    """The slot has used up its retries: count it, alert, pause if the task says so."""
+    task.consecutive_failures += 1
+    task.retry_count = 0
+    task.state = next_state(task.state, TaskEvent.RETRIES_EXHAUSTED)
+    error = outcome.error.message if outcome.error else None
+    store.alerts.add_delivery(session, notices.failed(task, run, outcome.status, error, now))
+    if task.pause_on_failure:
+        operations.pause(task, now)
 
 
 def _retry_row(

@@ -6,7 +6,9 @@
 - `outbox`: executions due to be published, their leases, the marks after publishing;
 - `sweeps`: heartbeats and the running rows whose worker went quiet;
 - `listings`: pages of tasks and executions for the API and the dashboard;
-- `audit`: the API's audit trail.
+- `audit`: the API's audit trail;
+- `stats`: bounded aggregates over recent history (stats, health, metrics, dashboard);
+- `alerts`: alert deliveries, written with an outcome and sent by the scheduler.
 
 Each function runs inside a transaction (or an autocommit connection) its caller owns;
 none commits.
@@ -14,6 +16,18 @@ none commits.
 
 from __future__ import annotations
 
-from taskbeat.store import audit, executions, listings, outbox, runs, sweeps, tasks
+from taskbeat.store import (
+    alerts,
+    audit,
+    executions,
+    listings,
+    outbox,
+    runs,
+    stats,
+    sweeps,
+    tasks,
+)
 
-__all__ = ["audit", "executions", "listings", "outbox", "runs", "sweeps", "tasks"]
+__all__ = [
+    "alerts", "audit", "executions", "listings", "outbox", "runs", "stats", "sweeps", "tasks",
+]  # fmt: skip

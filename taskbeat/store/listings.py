@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, func, select
+from sqlalchemy import ColumnElement, String, cast, func, select, union_all
 from sqlalchemy.orm import Session
 
 from taskbeat.models import Execution, Task
-from taskbeat.status import ExecutionStatus, Trigger
+from taskbeat.status import FINAL_STATUSES, ExecutionStatus, Trigger
 from taskbeat.tasks.state import TaskState, TaskStatus
 
 # Each order is read from an index (see the indexes beside taskbeat.models.Task): names
@@ -89,6 +90,9 @@ class ExecutionFilter:
     status: ExecutionStatus | None = None
     trigger: Trigger | None = None
     before_id: int | None = None  # the paging cursor: rows older than this one
+    after_id: int | None = None  # only rows newer than this one (a live feed's catch-up)
+    created_from: datetime | None = None
+    created_to: datetime | None = None
 
 
 def list_executions(session: Session, where: ExecutionFilter, *, limit: int) -> Sequence[Execution]:
@@ -102,4 +106,37 @@ def list_executions(session: Session, where: ExecutionFilter, *, limit: int) -> 
         query = query.where(Execution.trigger == where.trigger)
     if where.before_id is not None:
         query = query.where(Execution.id < where.before_id)
+    if where.after_id is not None:
+        query = query.where(Execution.id > where.after_id)
+    if where.created_from is not None:
+        query = query.where(Execution.created_at >= where.created_from)
+    if where.created_to is not None:
+        query = query.where(Execution.created_at < where.created_to)
     return session.scalars(query.order_by(Execution.id.desc()).limit(limit)).all()
+
+
+def recent_outcomes(
+    session: Session, task_ids: Sequence[int], per_task: int
+) -> dict[int, list[tuple[int, ExecutionStatus]]]:
+    """Each task's latest finished executions, newest first: (id, status) pairs.
+
+    One statement: a newest-first walk of the (task_id, id) index per task, `per_task`
+    rows each, glued with UNION ALL, so a page of tasks costs a page of index reads.
+    """
+    if not task_ids:
+        return {}
+    parts = [
+        select(Execution.task_id, Execution.id, Execution.status)
+        .where(Execution.task_id == task_id, Execution.status.in_(FINAL_STATUSES))
+        .order_by(Execution.id.desc())
+        .limit(per_task)
+        .subquery()
+        for task_id in task_ids
+    ]
+    query = union_all(*(select(part) for part in parts))
+    found: dict[int, list[tuple[int, ExecutionStatus]]] = {task_id: [] for task_id in task_ids}
+    for task_id, execution_id, status in session.execute(query):
+        found[task_id].append((execution_id, ExecutionStatus(status)))
+    for outcomes in found.values():
+        outcomes.sort(reverse=True)
+    return found

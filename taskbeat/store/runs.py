@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, exists, literal, or_, select, update
+from sqlalchemy.orm import aliased
 
 from taskbeat.db import is_postgresql
 from taskbeat.models import Execution, Task
@@ -133,6 +134,8 @@ _FINISH = (
     .returning(Execution.id)
 )
 # After a success: the failure streak is over; a task with no slot left is completed.
+# No column this writes is indexed, so PostgreSQL rewrites the row in place (a HOT
+# update, no index touched) unless the state really changes (a recovery, the last run).
 _WAITING = exists().where(
     Execution.task_id == Task.id,
     Execution.status.in_((ExecutionStatus.SCHEDULED, ExecutionStatus.QUEUED)),
@@ -141,7 +144,7 @@ _SETTLE_TASK = (
     update(Task)
     .where(Task.id == bindparam("settled_task"))
     .values(
-        last_run_at=bindparam("settled_run_start"),
+        last_success_at=bindparam("settled_success_at"),
         consecutive_failures=0,
         retry_count=0,
         state=case(
@@ -155,10 +158,19 @@ _SETTLE_TASK = (
 )
 _FINISHED = _FINISH.cte("finished")
 # PostgreSQL: the outcome and the task in one statement (the task only if the outcome
-# was written).
-_FINISH_AND_SETTLE = select(_FINISHED.c.id).add_cte(
-    _SETTLE_TASK.where(exists(select(_FINISHED.c.id))).cte("settled")
+# was written). The streak it ends is read from the row as this statement found it (a
+# self-join sees the old values): the "recovered" alert needs it, at no extra round trip.
+_BEFORE = aliased(Task, name="task_before")
+_SETTLED = (
+    _SETTLE_TASK.where(_BEFORE.id == Task.id, exists(select(_FINISHED.c.id)))
+    .returning(_BEFORE.consecutive_failures.label("failures_before"))
+    .cte("settled")
 )
+_FINISH_AND_SETTLE = select(
+    _FINISHED.c.id,
+    select(_SETTLED.c.failures_before).scalar_subquery().label("failures_before"),
+)
+_STREAK = select(Task.consecutive_failures).where(Task.id == bindparam("settled_task"))
 
 
 def claim(db: Connection, execution_id: int, worker: str, now: datetime) -> Claim | None:
@@ -190,8 +202,19 @@ def finish(db: Connection, run: RunningExecution, outcome: OutcomeValues) -> boo
     return db.execute(_FINISH, _finish_values(run, outcome)).first() is not None
 
 
-def finish_successfully(db: Connection, run: RunningExecution, outcome: OutcomeValues) -> bool:
-    """`finish`, and clear the task's failure streak, in one statement where it can be.
+@dataclass(frozen=True)
+class Succeeded:
+    """A success was recorded. `failures_before`: the failure streak it ended (read by
+    the same statement, for the "recovered" alert), 0 when there was none."""
+
+    failures_before: int = 0
+
+
+def finish_successfully(
+    db: Connection, run: RunningExecution, outcome: OutcomeValues
+) -> Succeeded | None:
+    """`finish`, and clear the task's failure streak, in one statement where it can be;
+    None if this worker no longer held the run.
 
     The task row is written in the same statement, never locked first: a task's
     `running` status is derived from its executions, and the state a success leaves
@@ -199,14 +222,20 @@ def finish_successfully(db: Connection, run: RunningExecution, outcome: OutcomeV
     """
     values = _finish_values(run, outcome)
     if run.test_mode:  # a test run leaves no mark on its task
-        return db.execute(_FINISH, values).first() is not None
-    values.update(settled_task=run.task_id, settled_run_start=run.started_at)
+        return Succeeded() if db.execute(_FINISH, values).first() is not None else None
+    values.update(
+        settled_task=run.task_id,
+        settled_success_at=outcome.finished_at,
+    )
     if is_postgresql(db):
-        return db.execute(_FINISH_AND_SETTLE, values).first() is not None
+        row = db.execute(_FINISH_AND_SETTLE, values).first()
+        return None if row is None else Succeeded(row.failures_before or 0)
     if db.execute(_FINISH, values).first() is None:
-        return False
+        return None
+    # SQLite's RETURNING sees only the new row: read the streak first, in this transaction.
+    streak = db.scalar(_STREAK, values)
     db.execute(_SETTLE_TASK, values)
-    return True
+    return Succeeded(streak or 0)
 
 
 def _finish_values(run: RunningExecution, outcome: OutcomeValues) -> dict[str, Any]:

@@ -12,13 +12,17 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
+    Float,
+    Integer,
     TableValuedAlias,
     any_,
     bindparam,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from taskbeat.db import is_postgresql
 
@@ -65,3 +69,42 @@ def read_utc(value: datetime | str) -> datetime:
     """A time computed in SQL (min(), coalesce()), which SQLite hands back untyped."""
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+class epoch(FunctionElement[float]):
+    """A UTC time column as seconds since 1970, in SQL (each database spells it its way)."""
+
+    type = Float()
+    name = "epoch"
+    inherit_cache = True
+
+
+@compiles(epoch, "postgresql")
+def _epoch_postgresql(element: epoch, compiler: Any, **kw: Any) -> str:
+    # EXTRACT gives a numeric; a float mixes with the float columns in Python.
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS FLOAT)"
+
+
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps UTC times as text; julianday() reads them (2440587.5 is 1970-01-01).
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+class floor_int(FunctionElement[int]):
+    """The largest integer not above a (non-negative) number."""
+
+    type = Integer()
+    name = "floor_int"
+    inherit_cache = True
+
+
+@compiles(floor_int, "postgresql")
+def _floor_postgresql(element: floor_int, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR({compiler.process(element.clauses, **kw)}) AS BIGINT)"
+
+
+@compiles(floor_int, "sqlite")
+def _floor_sqlite(element: floor_int, compiler: Any, **kw: Any) -> str:
+    # CAST truncates, which is floor for the non-negative numbers this is used on.
+    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"

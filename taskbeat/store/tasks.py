@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -64,6 +65,7 @@ class DueTask:
     run_count: int
     created_at: datetime
     last_slot_at: datetime | None
+    last_run_at: datetime | None
     next_run_at: datetime | None
     misfire: MisfirePolicy
     misfire_grace: float
@@ -101,6 +103,7 @@ class TaskAdvance:
     next_run_at: datetime | None
     run_count: int
     last_slot_at: datetime | None
+    last_run_at: datetime | None
     state: TaskState
 
 
@@ -112,7 +115,9 @@ def advance_tasks(db: Executor, advances: Sequence[TaskAdvance]) -> None:
     if not advances:
         return
     # Not dataclasses.astuple: it deep-copies every value.
-    rows = [(a.id, a.next_run_at, a.run_count, a.last_slot_at, a.state) for a in advances]
+    rows = [
+        (a.id, a.next_run_at, a.run_count, a.last_slot_at, a.last_run_at, a.state) for a in advances
+    ]
     if is_postgresql(bind_of(db)):
         moved = unnested("moved", _ADVANCE_COLUMNS, rows)
         changes = {column.key: moved.c[column.key] for column in _ADVANCE_COLUMNS[1:]}
@@ -151,13 +156,14 @@ def running_task_ids(db: Executor, task_ids: Iterable[int]) -> set[int]:
     return set(db.scalars(query))
 
 
-def number_manual_run(session: Session, task_id: int) -> int:
-    """The next manual run's number for this task (1, 2, ...), taken atomically."""
+def number_manual_run(session: Session, task_id: int, now: datetime, *, test: bool) -> int:
+    """The next manual run's number for this task (1, 2, ...), taken atomically; a run
+    that is not a test run is also the task's latest run."""
+    changes: dict[str, Any] = {"manual_runs": Task.manual_runs + 1}
+    if not test:
+        changes["last_run_at"] = now
     number = session.scalar(
-        update(Task)
-        .where(Task.id == task_id)
-        .values(manual_runs=Task.manual_runs + 1)
-        .returning(Task.manual_runs)
+        update(Task).where(Task.id == task_id).values(changes).returning(Task.manual_runs)
     )
     if number is None:
         raise NotFound(f"no task {task_id}")

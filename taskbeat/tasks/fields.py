@@ -35,6 +35,9 @@ from taskbeat.tasks.state import TaskStatus
 TaskName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,199}$")]
 QueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/-]{1,64}$")]
+# Only the form is checked here; whether its host is allowed is the server's call
+# (`taskbeat.alerts.targets`), made when the task is saved and again when sending.
+WebhookUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
 WEEK = 7 * 86400.0
 
 # Numbers and flags are taken as JSON types only: "3" is not a priority, "false" is not
@@ -104,6 +107,13 @@ class TaskSettings(BaseModel):
     queue: QueueName | None = None
     priority: Int = Field(default=0, ge=0, le=9)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    webhook_url: WebhookUrl | None = Field(
+        default=None,
+        description="POSTed a signed notice when a slot fails for good, and on recovery",
+    )
+    pause_on_failure: bool = Field(
+        default=False, description="Pause the task when a slot has used up its retries"
+    )
 
 
 class TaskDefinition(TaskSettings):
@@ -164,7 +174,10 @@ class TaskView(TaskDefinition):
     status: TaskStatus
     recurring: bool
     next_run_at: datetime | None
-    last_run_at: datetime | None
+    last_run_at: datetime | None = Field(
+        description="When its latest slot or manual run was taken (dispatched, or run now)"
+    )
+    last_success_at: datetime | None
     run_count: int
     consecutive_failures: int
     retry_count: int

@@ -5,6 +5,7 @@ Each validates everything before it writes anything, inside the caller's transac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from taskbeat import store
+from taskbeat.alerts.targets import check_target
 from taskbeat.errors import Conflict, HandlerNotFound, InvalidInput
 from taskbeat.handler import HandlerRegistry, HandlerSpec
 from taskbeat.models import Execution, Task
@@ -36,10 +38,13 @@ def create_task(
     *,
     now: datetime,
     default_queue: str,
+    webhook_hosts: Iterable[str] = (),
 ) -> Task:
     if store.tasks.task_name_exists(session, definition.name):
         raise Conflict(f"a task named {definition.name!r} already exists")
-    task = new_task(definition, registry, now=now, default_queue=default_queue)
+    task = new_task(
+        definition, registry, now=now, default_queue=default_queue, webhook_hosts=webhook_hosts
+    )
     session.add(task)
     try:
         session.flush()
@@ -49,7 +54,12 @@ def create_task(
 
 
 def new_task(
-    definition: TaskDefinition, registry: HandlerRegistry, *, now: datetime, default_queue: str
+    definition: TaskDefinition,
+    registry: HandlerRegistry,
+    *,
+    now: datetime,
+    default_queue: str,
+    webhook_hosts: Iterable[str] = (),
 ) -> Task:
     """The row a definition makes, armed from now; InvalidInput if it would never run."""
     task = Task(
@@ -62,7 +72,7 @@ def new_task(
         version=1,
         state=TaskState.ACTIVE,
     )
-    _apply(task, definition, registry, default_queue)
+    _apply(task, definition, registry, default_queue, webhook_hosts)
     task.next_run_at = first_slot(task, now)
     if task.enabled and task.next_run_at is None:
         raise InvalidInput(*_why_never(task))
@@ -78,6 +88,7 @@ def update_task(
     now: datetime,
     default_queue: str,
     expected_version: int | None = None,
+    webhook_hosts: Iterable[str] = (),
 ) -> Task:
     """Change the fields given; a change that changes nothing leaves the version alone."""
     task = store.tasks.get_task(session, ref, for_update=True)
@@ -96,7 +107,7 @@ def update_task(
         raise Conflict(f"a task named {given['name']!r} already exists")
     before = definition_of(task)
     merged = TaskDefinition.model_validate({**before, **given})
-    _apply(task, merged, registry, default_queue)
+    _apply(task, merged, registry, default_queue, webhook_hosts)
     changed = {name for name, value in definition_of(task).items() if before[name] != value}
     if not changed:
         return task
@@ -111,12 +122,17 @@ def update_task(
 
 def pause_task(session: Session, ref: str, *, now: datetime) -> Task:
     task = store.tasks.get_task(session, ref, for_update=True)
+    pause(task, now)
+    return task
+
+
+def pause(task: Task, now: datetime) -> None:
+    """Stop dispatching the task (a client's pause, or `pause_on_failure`)."""
     if task.enabled:
         task.enabled = False
         task.next_run_at = None
         task.updated_at = now
         task.version += 1
-    return task
 
 
 def resume_task(session: Session, ref: str, *, now: datetime) -> Task:
@@ -170,7 +186,7 @@ def create_manual_run(
     task = store.tasks.get_task(session, ref)
     if request.params is not None:
         _handler(registry, task.handler).validate_params(request.params)
-    number = store.tasks.number_manual_run(session, task.id)
+    number = store.tasks.number_manual_run(session, task.id, now, test=request.test_mode)
     row = store.executions.first_attempt(
         task.id,
         task.name,
@@ -192,7 +208,11 @@ def definition_of(task: Task) -> dict[str, Any]:
 
 
 def _apply(
-    task: Task, definition: TaskDefinition, registry: HandlerRegistry, default_queue: str
+    task: Task,
+    definition: TaskDefinition,
+    registry: HandlerRegistry,
+    default_queue: str,
+    webhook_hosts: Iterable[str],
 ) -> None:
     """Validate the definition as a whole and copy it onto the task.
 
@@ -208,6 +228,8 @@ def _apply(
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise InvalidInput("end_at", "must be later than start_at")
     schedule = parse_schedule(definition.schedule, definition.timezone, start_at or task.created_at)
+    if definition.webhook_url is not None:
+        check_target(definition.webhook_url, webhook_hosts)
     columns = definition.model_dump()
     columns.update(
         params=params.model_dump(mode="json") if spec.params_model else dict(params),

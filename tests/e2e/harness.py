@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -103,3 +104,21 @@ class Api:
 
     def post(self, path: str, body: dict[str, Any] | None = None, expect: int = 200) -> Any:
         return self.request("POST", path, expect, json=body)
+
+
+def dev_env() -> dict[str, str]:
+    """The environment of a fresh shell: no TASKBEAT_* settings at all."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TASKBEAT_")}
+
+
+def banner(service: Service) -> tuple[str, str, int]:
+    """The API URL, admin key and Redis port that `taskbeat dev` printed."""
+
+    def printed() -> re.Match[str] | None:
+        return re.search(
+            r"API:\s+(\S+)\n\s+Admin key:\s+(\S+)\n.*\n\s+Redis:\s+redis://127\.0\.0\.1:(\d+)/0",
+            service.log(),
+        )
+
+    match = wait_until(printed, 90, "taskbeat dev to print its banner")
+    return match.group(1), match.group(2), int(match.group(3))

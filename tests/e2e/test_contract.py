@@ -167,7 +167,10 @@ def test_the_client_covers_every_operation(live):
         assert len(api.next_runs(task.id, count=3).items) == 3
         assert api.preview_schedule("@hourly", count=2).recurring is True
         assert "echo" in {h.name for h in api.handlers()}
-        assert api.health().status == "ok"
+        health = api.health()  # no scheduler or worker runs beside this API: degraded
+        assert (health.status, health.components["database"].status) == ("degraded", "ok")
+        stats = api.stats(window=3600)
+        assert stats.window_seconds == 3600 and stats.tasks is not None
         assert [t.name for t in api.iter_tasks(q="client-task", page_size=1)] == ["client-task"]
         actions = [entry.action for entry in api.iter_audit(page_size=5)]
         assert {"create_task", "patch_task", "run_task"} <= set(actions)

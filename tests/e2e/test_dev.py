@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.e2e import scenarios
-from tests.e2e.harness import BIN, Api, Service, free_port, port_open, wait_until
-
-
-def dev_env() -> dict[str, str]:
-    """The environment of a fresh shell: no TASKBEAT_* settings at all."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("TASKBEAT_")}
+from tests.e2e.harness import BIN, Api, Service, banner, dev_env, free_port, port_open
 
 
 @pytest.fixture
@@ -32,25 +26,15 @@ def dev(tmp_path: Path):
         service.stop(signal.SIGKILL)
 
 
-def banner(service: Service) -> tuple[str, str, int]:
-    """The API URL, admin key and Redis port that `taskbeat dev` printed."""
-
-    def printed() -> re.Match[str] | None:
-        return re.search(
-            r"API:\s+(\S+)\n\s+Admin key:\s+(\S+)\n.*\n\s+Redis:\s+redis://127\.0\.0\.1:(\d+)/0",
-            service.log(),
-        )
-
-    match = wait_until(printed, 60, "taskbeat dev to print its banner")
-    return match.group(1), match.group(2), int(match.group(3))
-
-
 def test_taskbeat_dev_runs_tasks_end_to_end_and_stops_cleanly_on_ctrl_c(dev):
     service, port = dev
     url, key, redis_port = banner(service)
     assert url == f"http://127.0.0.1:{port}/api/v1"
+    assert f"Dashboard:  http://127.0.0.1:{port}/" in service.log()
+    sign_in = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+    assert sign_in.status_code == 200 and 'name="key"' in sign_in.text  # the sign-in form
     api = Api(url, key)
-    assert api.get("/health")["status"] == "ok"
+    assert api.get("/health")["status"] == "ok"  # the banner waits for scheduler and worker
 
     scenarios.recurring_task_runs_every_second(api)
     scenarios.failing_task_backs_off_then_fails(api)

@@ -136,7 +136,8 @@ def test_rows_committed_by_a_scheduler_that_died_before_publishing_go_out_after_
         lease = clock() + timedelta(seconds=settings.publish_lease)
         row = execution_row(task, due.next_run_at, clock(), publish_lease_until=lease)
         store.executions.insert_executions(session, [row])
-        moved = TaskAdvance(due.id, due.next_run_at + timedelta(seconds=60), 1, None, due.state)
+        later = due.next_run_at + timedelta(seconds=60)
+        moved = TaskAdvance(due.id, later, 1, None, clock(), due.state)
         store.tasks.advance_tasks(session.connection(), [moved])
 
     dispatcher.tick()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
+import fakeredis
 import pytest
 
 from scheduler.service import Scheduler
 from taskbeat.db import make_engine, make_session_factory
+from taskbeat.monitoring.beacons import Beacon, alive_schedulers, quick_client
 
 
 @pytest.fixture
@@ -92,3 +95,38 @@ def test_a_wakeup_makes_the_sleeping_loop_dispatch_a_new_task_at_once(
     scheduler.wakeup.set()  # what the API's pub/sub message does
     assert woke.wait(5)
     assert len(publisher.messages) == 1
+
+
+def test_each_wake_up_beats_the_heartbeat_and_a_clean_stop_removes_it(
+    settings, sessions, publisher, clock
+):
+    client = fakeredis.FakeRedis()
+    beacon = Beacon(client, settings.namespace, settings.scheduler_alive_after, clock)
+    scheduler = Scheduler(settings, sessions, publisher, clock, beacon=beacon)
+    scheduler.run_once()
+    now = clock().timestamp()
+    [alive] = alive_schedulers(client, settings.namespace, now, settings.scheduler_alive_after)
+    assert alive.id == beacon.id and alive.wakeups == 1 and alive.wakeup_seconds >= 0
+    scheduler.run_once()  # within the second: counted, not written
+    clock.advance(1)
+    scheduler.run_once()
+    [alive] = alive_schedulers(client, settings.namespace, clock().timestamp(), 30)
+    assert alive.wakeups == 3
+    later = clock().timestamp() + settings.scheduler_alive_after + 1
+    assert alive_schedulers(client, settings.namespace, later, settings.scheduler_alive_after) == []
+    scheduler.stop()
+    scheduler.run()  # stops at once, and clears its heartbeat on the way out
+    assert alive_schedulers(client, settings.namespace, clock().timestamp(), 30) == []
+
+
+def test_a_heartbeat_redis_cannot_take_does_not_stop_the_loop(
+    settings, sessions, publisher, clock, make_task
+):
+    unreachable = quick_client("redis://127.0.0.1:1/0", 0.2)
+    beacon = Beacon(unreachable, settings.namespace, 30, clock)
+    scheduler = Scheduler(settings, sessions, publisher, clock, beacon=beacon)
+    make_task(schedule="now")
+    started = time.monotonic()
+    scheduler.run_once()
+    assert len(publisher.messages) == 1
+    assert time.monotonic() - started < 1.0  # the failed beat did not hold up the wake-up

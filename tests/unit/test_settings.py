@@ -45,3 +45,31 @@ def test_settings_are_frozen():
 def test_postgres_urls_use_psycopg_3_and_passwords_are_masked():
     assert normalize_url("postgres://u:secret@h/db").drivername == "postgresql+psycopg"
     assert "secret" not in masked("postgresql://u:secret@h/db")
+
+
+def test_lists_of_hosts_and_networks_are_comma_separated():
+    settings = Settings.from_env(
+        {
+            "TASKBEAT_WEBHOOK_ALLOWED_HOSTS": "hooks.example.com, alerts.internal",
+            "TASKBEAT_METRICS_ALLOW": "10.0.0.0/8,127.0.0.1",
+            "TASKBEAT_LOG_FORMAT": "json",
+        }
+    )
+    assert settings.webhook_allowed_hosts == ("hooks.example.com", "alerts.internal")
+    assert settings.metrics_allow == ("10.0.0.0/8", "127.0.0.1")
+    assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TASKBEAT_LOG_FORMAT", "xml"),
+        ("TASKBEAT_WEBHOOK_SECRET", "short"),
+        ("TASKBEAT_WEBHOOK_URL", "gopher://x"),
+        ("TASKBEAT_HEALTH_FAILURE_RATE", "2"),
+        ("TASKBEAT_METRICS_ALLOW", "10.0.0.0/8,not-a-network"),
+    ],
+)
+def test_a_bad_monitoring_setting_is_refused_by_name(variable, value):
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_env({variable: value})

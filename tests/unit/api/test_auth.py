@@ -104,13 +104,16 @@ def test_health_needs_no_key_and_reports_each_dependency(anonymous):
     response = anonymous.get("/health")
     assert response.status_code == 503
     body = response.get_json()
-    assert body["status"] == "unavailable"
-    assert body["database"] == "ok"
-    assert body["redis"].startswith("error")
+    assert body["status"] == "down"
+    components = body["components"]
+    assert components["database"] == {"status": "ok"}
+    assert components["redis"]["status"] == "down"
+    assert components["redis"]["error"].startswith("ConnectionError")
+    assert {"scheduler", "workers", "failure_rate"} <= set(components)
     assert "version" in body
 
 
 def test_health_ignores_a_bad_key(client):
     response = ApiClient(client, "tbk_wrong").get("/health")
     assert response.status_code == 503
-    assert response.get_json()["database"] == "ok"
+    assert response.get_json()["components"]["database"]["status"] == "ok"

@@ -1,0 +1,91 @@
+"""Flower still works beside taskbeat: it sees a taskbeat run, from a real worker's events."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from taskbeat.celery_app import make_celery
+from taskbeat.clock import utcnow
+from taskbeat.db import make_engine, make_session_factory
+from taskbeat.outbox.publisher import RedisPublisher
+from taskbeat.outbox.relay import publish_leased, run_message
+from taskbeat.settings import Settings
+from taskbeat.tasks import operations
+from taskbeat.tasks.fields import RunRequest, TaskDefinition
+from tests.e2e.harness import BIN, Service, free_port, wait_until
+from tests.services import E2E_REDIS_DB, postgres_database, redis_database, unique_namespace
+
+
+@pytest.fixture
+def environment(tmp_path: Path):
+    with postgres_database() as database_url, redis_database(E2E_REDIS_DB) as redis_url:
+        yield {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TASKBEAT_")},
+            "TASKBEAT_DATABASE_URL": database_url,
+            "TASKBEAT_REDIS_URL": redis_url,
+            "TASKBEAT_NAMESPACE": unique_namespace(),
+            "FLOWER_UNAUTHENTICATED_API": "true",  # Flower 2 keeps its API shut otherwise
+        }
+
+
+def test_flower_shows_a_taskbeat_run_from_a_live_worker(environment, registry, tmp_path):
+    port = free_port()
+    flower = Service(
+        "flower",
+        [str(BIN / "celery"), "-A", "workers.celery_app", "flower", f"--port={port}",
+         "--address=127.0.0.1"],
+        environment,
+        tmp_path,
+    )  # fmt: skip
+    worker = Service(
+        "worker", [str(BIN / "taskbeat"), "worker", "--concurrency=1"], environment, tmp_path
+    )
+    settings = Settings.from_env(environment)
+    engine = make_engine(settings.database_url)
+    publisher = RedisPublisher.from_settings(settings, make_celery(settings))
+    try:
+        api = f"http://127.0.0.1:{port}/api"
+        wait_until(lambda: _workers(api), 60, "Flower to see the worker")
+        execution_id = _run_now(settings, make_session_factory(engine), publisher, registry)
+
+        def seen() -> dict | None:
+            tasks = requests.get(f"{api}/tasks", timeout=5).json()
+            for task in tasks.values():
+                if task["name"] == "taskbeat.run_execution" and task["args"] == f"[{execution_id}]":
+                    return task if task["state"] == "SUCCESS" else None
+            return None
+
+        task = wait_until(seen, 60, "Flower to show the run as a success")
+        assert task["worker"] in _workers(api)
+        assert task["result"] == "'succeeded'"
+    finally:
+        publisher.close()
+        engine.dispose()
+        worker.stop()
+        flower.stop()
+
+
+def _workers(api: str) -> list[str]:
+    try:
+        return list(requests.get(f"{api}/workers?refresh=1", timeout=10).json())
+    except (requests.RequestException, ValueError):
+        return []
+
+
+def _run_now(settings, sessions, publisher, registry) -> int:
+    now = utcnow()
+    with sessions.begin() as session:
+        definition = TaskDefinition(name="seen-by-flower", handler="echo", schedule="@yearly")
+        operations.create_task(session, definition, registry, now=now, default_queue="taskbeat")
+        execution, task = operations.create_manual_run(
+            session, definition.name, RunRequest(), registry, now=now,
+            lease_until=now + timedelta(seconds=30),
+        )  # fmt: skip
+        message = run_message(execution.id, task)
+    assert publish_leased(sessions, publisher, [message], utcnow, settings) == [execution.id]
+    return execution.id
