@@ -40,21 +40,12 @@ def api(env: BenchEnv, *, executions: int, tasks: int, requests_each: int) -> li
         rows = []
         for name, path in PAGES.items():
             timings = _latencies(session, base + path, requests_each)
-            p99 = percentile(timings, 0.99)
-            label = f"p50 / p99 {name}, {executions:,} executions"
+            p50, p99 = median(timings), percentile(timings, 0.99)
+            label = f"{name}, {executions:,} executions (vs /health)"
+            rows.append(Row("api", f"p50 {label}", p50, median(floor), "ms"))
+            met = p99 < TARGET_MS
             rows.append(
-                Row("api", label.replace("p50 / ", "p50 "), median(timings), median(floor), "ms")
-            )
-            rows.append(
-                Row(
-                    "api",
-                    label.replace("p50 / ", ""),
-                    p99,
-                    percentile(floor, 0.99),
-                    "ms",
-                    "<20 ms",
-                    p99 < TARGET_MS,
-                )
+                Row("api", f"p99 {label}", p99, percentile(floor, 0.99), "ms", "<20 ms", met)
             )
         return rows
     finally:

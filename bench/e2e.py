@@ -75,6 +75,7 @@ def _taskbeat_rate(env: BenchEnv, count: int, workers: int, concurrency: int) ->
             env.engine, env.settings, count, due_at=due, now=now, handler="noop",
             schedule=due.isoformat(),
         )  # fmt: skip
+        env.wake_scheduler()
         wait_until(lambda: _succeeded(env) >= count, 900, "taskbeat to run every slot", 0.25)
         with env.engine.connect() as connection:
             last = connection.scalar(select(func.max(Execution.finished_at)))

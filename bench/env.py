@@ -25,6 +25,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from taskbeat.db import make_engine, normalize_url
 from taskbeat.migrate import upgrade
+from taskbeat.names import wakeup_channel
 from taskbeat.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +94,13 @@ class BenchEnv:
                 process.wait()
         if process in self.processes:
             self.processes.remove(process)
+
+    def wake_scheduler(self) -> None:
+        """What the API does after a change: tasks the bench wrote are looked at now,
+        not when the scheduler's sleep ends."""
+        client = redis.Redis.from_url(self.redis_url)
+        client.publish(wakeup_channel(self.settings.namespace), "wake")
+        client.close()
 
     def flush_redis(self) -> None:
         client = redis.Redis.from_url(self.redis_url)

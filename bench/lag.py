@@ -36,6 +36,7 @@ def lag(
             env.engine, env.settings, tasks, due_at=anchor, now=now,
             schedule=f"every {every} seconds", start_at=anchor.isoformat(),
         )  # fmt: skip
+        env.wake_scheduler()
         time.sleep((anchor - datetime.now(UTC)).total_seconds() + duration)
         lags = _lags(env, until=anchor + timedelta(seconds=duration))
     finally:

@@ -15,6 +15,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+AUTOCOMMIT = "AUTOCOMMIT"
+# An execution option saying the engine's connections come out in autocommit.
+_AUTOCOMMIT_MARK = "taskbeat_autocommit"
 
 
 class ProcessKind(enum.StrEnum):
@@ -40,16 +43,27 @@ def masked(url: str) -> str:
 
 
 def make_engine(
-    url: str, kind: ProcessKind = ProcessKind.TOOL, *, pool_size: int = 5, **options: Any
+    url: str,
+    kind: ProcessKind = ProcessKind.TOOL,
+    *,
+    pool_size: int = 5,
+    autocommit: bool = False,
+    **options: Any,
 ) -> Engine:
     """An engine whose pool holds `pool_size` connections and never more.
 
     No pre-ping on checkout (a round trip per use): a connection that died is found
     when it is used, invalidated by SQLAlchemy, and the caller's retry opens a new one.
+    `autocommit`: PostgreSQL connections run each statement as its own transaction from
+    the start (for a process whose hot work is single statements: `one_statement` then
+    switches nothing per use); `transactional()` gives a view that begins transactions.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **options)
+    if autocommit:
+        options.setdefault("isolation_level", AUTOCOMMIT)
+        options.setdefault("execution_options", {})[_AUTOCOMMIT_MARK] = True
     options.setdefault("pool_size", pool_size)
     options.setdefault("max_overflow", 0)
     # Named in pg_stat_activity, so an operator sees which process holds what.
@@ -99,14 +113,30 @@ def is_postgresql(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def transactional(engine: Engine) -> Engine:
+    """`engine`, beginning transactions even if its connections are autocommit."""
+    if _is_autocommit(engine):
+        return engine.execution_options(
+            isolation_level="READ COMMITTED", **{_AUTOCOMMIT_MARK: False}
+        )
+    return engine
+
+
 @contextmanager
 def one_statement(engine: Engine) -> Iterator[Connection]:
     """A connection for work that is one statement on PostgreSQL: in autocommit, each
     statement is its own transaction, with no BEGIN or COMMIT round trip. Elsewhere (the
     same work may take two statements on SQLite) a transaction around them."""
-    if is_postgresql(engine):
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            yield connection
-    else:
+    if not is_postgresql(engine):
         with engine.begin() as connection:
             yield connection
+    elif _is_autocommit(engine):
+        with engine.connect() as connection:
+            yield connection
+    else:
+        with engine.connect().execution_options(isolation_level=AUTOCOMMIT) as connection:
+            yield connection
+
+
+def _is_autocommit(engine: Engine) -> bool:
+    return bool(engine.get_execution_options().get(_AUTOCOMMIT_MARK, False))

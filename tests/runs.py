@@ -10,18 +10,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
-from taskbeat.clock import Clock
-from taskbeat.db import make_session_factory, one_statement
+from taskbeat.db import one_statement
 from taskbeat.executions.lifecycle import Outcome, Recorded, record_failure, record_success
-from taskbeat.handler import HandlerRegistry
 from taskbeat.models import Execution, Task
-from taskbeat.outbox.publisher import Publisher
-from taskbeat.settings import Settings
 from taskbeat.store import runs
 from taskbeat.store.runs import Claim, RunningExecution
 from taskbeat.tasks.state import TaskStatus, task_status
-from workers.execution import WorkerRuntime
-from workers.heartbeat import Heartbeats
 
 WORKER = "test@host:1"
 
@@ -74,22 +68,3 @@ def history(sessions: sessionmaker[Session], task: Task) -> list[Execution]:
 def reload(sessions: sessionmaker[Session], task: Task) -> Task:
     with sessions() as session:
         return store.tasks.get_task(session, task.id)
-
-
-def worker_runtime(
-    settings: Settings,
-    engine: Engine,
-    registry: HandlerRegistry,
-    publisher: Publisher,
-    clock: Clock,
-) -> WorkerRuntime:
-    """The worker's per-process runtime on `engine`, as workers.app builds it."""
-    return WorkerRuntime(
-        settings=settings,
-        engine=engine,
-        session_factory=make_session_factory(engine),
-        registry=registry,
-        publisher=publisher,
-        clock=clock,
-        heartbeats=Heartbeats(engine, settings.heartbeat_interval, clock),
-    )

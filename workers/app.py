@@ -10,14 +10,15 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import Reject
 from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
+from sqlalchemy import Engine
 
 from handlers import load_registry
 from taskbeat.celery_app import make_celery
-from taskbeat.clock import utcnow
-from taskbeat.db import ProcessKind, make_engine, make_session_factory
+from taskbeat.clock import Clock, utcnow
+from taskbeat.db import ProcessKind, make_engine, make_session_factory, transactional
 from taskbeat.handler import HandlerRegistry
 from taskbeat.names import RUN_EXECUTION
-from taskbeat.outbox.publisher import RedisPublisher
+from taskbeat.outbox.publisher import Publisher, RedisPublisher
 from taskbeat.settings import Settings
 from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 from workers.heartbeat import Heartbeats
@@ -53,18 +54,17 @@ class RuntimeHolder:
 
     def get(self) -> WorkerRuntime:
         if self._runtime is None or self._pid != os.getpid():
+            # Autocommit: the claim and a success are one statement each; the failure
+            # path's transactions go through a transactional view of the same pool.
             engine = make_engine(
-                self._settings.database_url, ProcessKind.WORKER, pool_size=self.connections
+                self._settings.database_url,
+                ProcessKind.WORKER,
+                pool_size=self.connections,
+                autocommit=True,
             )
             self._publisher = RedisPublisher.from_settings(self._settings, self._celery)
-            self._runtime = WorkerRuntime(
-                settings=self._settings,
-                engine=engine,
-                session_factory=make_session_factory(engine),
-                registry=self._registry,
-                publisher=self._publisher,
-                clock=utcnow,
-                heartbeats=Heartbeats(engine, self._settings.heartbeat_interval, utcnow),
+            self._runtime = make_runtime(
+                self._settings, engine, self._registry, self._publisher, utcnow
             )
             self._pid = os.getpid()
         return self._runtime
@@ -77,6 +77,25 @@ class RuntimeHolder:
             if self._publisher is not None:
                 self._publisher.close()
         self._runtime = None
+
+
+def make_runtime(
+    settings: Settings,
+    engine: Engine,
+    registry: HandlerRegistry,
+    publisher: Publisher,
+    clock: Clock,
+) -> WorkerRuntime:
+    """What the task body needs in one process, on `engine`."""
+    return WorkerRuntime(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(transactional(engine)),
+        registry=registry,
+        publisher=publisher,
+        clock=clock,
+        heartbeats=Heartbeats(engine, settings.heartbeat_interval, clock),
+    )
 
 
 def create_worker_app(settings: Settings, registry: HandlerRegistry | None = None) -> Celery:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import text
 
+from taskbeat.db import make_engine
 from tests.e2e import scenarios
 from tests.e2e.harness import BIN, ROOT, Api, Service, free_port, wait_until
 from tests.services import E2E_REDIS_DB, postgres_database, redis_database, unique_namespace
@@ -70,6 +72,11 @@ def test_procfile_processes_on_postgres_and_redis_run_retry_time_out_alert_and_s
         notices = wait_until(lambda: _failed_notices(receiver), 30, "the scheduler's alerts")
         assert {"flaky", "slow"} <= set(notices)
         assert all(receiver.signed_correctly(call, WEBHOOK_SECRET) for call in receiver.calls)
+        held = _connections(environment["TASKBEAT_DATABASE_URL"])
+        # Procfile: a prefork worker of concurrency 2, gunicorn's 2 processes x 4 threads.
+        assert held.get("taskbeat-worker", 0) <= 2 + 1, held
+        assert held.get("taskbeat-scheduler", 0) <= 2, held
+        assert held.get("taskbeat-api", 0) <= 2 * 4, held
     finally:
         codes = {service.name: service.stop(signal.SIGTERM) for service in services}
     assert codes == {"api": 0, "scheduler": 0, "worker": 0}, [s.log()[-3000:] for s in services]
@@ -80,6 +87,23 @@ def _failed_notices(receiver: Receiver) -> dict[str, dict] | None:
     bodies = [json.loads(call["body"]) for call in receiver.calls]
     found = {b["task"]["name"]: b for b in bodies if b["event"] == "failed"}
     return found if {"flaky", "slow"} <= set(found) else None
+
+
+def _connections(database_url: str) -> dict[str, int]:
+    """The connections each kind of taskbeat process holds to the database now."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT application_name, count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "GROUP BY application_name"
+                )
+            )
+            return {name: count for name, count in rows}
+    finally:
+        engine.dispose()
 
 
 def _healthy(api: Api) -> bool:

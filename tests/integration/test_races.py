@@ -20,7 +20,8 @@ from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.status import ApiRole, ExecutionStatus
 from taskbeat.tasks import operations
 from taskbeat.tasks.fields import RunRequest, TaskDefinition
-from tests.runs import claim, claimed, settle, worker_runtime
+from tests.runs import claim, claimed, settle
+from workers.app import make_runtime
 from workers.execution import run_execution
 
 
@@ -133,7 +134,7 @@ def test_an_outcome_the_database_refuses_is_recorded_without_its_payload(
         execution, _ = operations.create_manual_run(
             session, "refused", RunRequest(), registry, now=now, lease_until=now
         )
-    runtime = worker_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
     assert run_execution(runtime, execution.id, "w") is ExecutionStatus.SUCCEEDED
     with sessions() as session:
         stored = store.executions.get_execution(session, execution.id)
@@ -143,7 +144,7 @@ def test_an_outcome_the_database_refuses_is_recorded_without_its_payload(
 
 def test_odd_handler_values_are_stored_on_postgresql(settings, engine, sessions, registry):
     now = utcnow()
-    runtime = worker_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
     with sessions.begin() as session:
         for name, params in (("raises", {}), ("returns", {"return": True})):
             definition = TaskDefinition(

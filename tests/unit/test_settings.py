@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from taskbeat.db import masked, normalize_url
@@ -73,3 +75,9 @@ def test_lists_of_hosts_and_networks_are_comma_separated():
 def test_a_bad_monitoring_setting_is_refused_by_name(variable, value):
     with pytest.raises(ConfigurationError, match=variable):
         Settings.from_env({variable: value})
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [name for name in Settings.model_fields if f"TASKBEAT_{name.upper()}" not in readme]
+    assert missing == []
