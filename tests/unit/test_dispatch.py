@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.dispatch import Dispatcher, _jitter
 from taskbeat import store
+from taskbeat.executions.lifecycle import Outcome
 from taskbeat.models import Execution, Task
 from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.settings import Settings
@@ -22,7 +23,7 @@ from taskbeat.tasks import operations
 from taskbeat.tasks.fields import RunRequest
 from taskbeat.tasks.state import TaskState, TaskStatus
 from tests.conftest import START, FixedClock
-from tests.runs import reload, status_of
+from tests.runs import claimed, reload, settle, status_of
 
 
 @pytest.fixture
@@ -195,6 +196,32 @@ def test_overlap_allow_dispatches_beside_an_active_run(dispatcher, make_task, se
     clock.advance(10)
     dispatcher.tick()
     assert [e.status for e in executions(sessions)] == [ExecutionStatus.QUEUED] * 2
+
+
+def test_queue_one_holds_one_slot_behind_a_running_run_and_publishes_it_when_that_ends(
+    dispatcher, make_task, publisher, sessions, clock
+):
+    task = make_task(schedule="every 10 seconds", overlap="queue_one")
+    clock.set(task.next_run_at)
+    dispatcher.tick()
+    [first_id] = publisher.execution_ids
+    first = claimed(sessions, first_id, clock())  # a worker runs it, for a long while
+
+    clock.advance(10)
+    dispatcher.tick()  # the next slot waits behind it, written but not published
+    clock.advance(10)
+    dispatcher.tick()  # and one more is skipped: only one may wait
+    assert publisher.execution_ids == [first_id]
+    rows = executions(sessions)
+    assert [r.status for r in rows] == [
+        ExecutionStatus.RUNNING, ExecutionStatus.SCHEDULED, ExecutionStatus.SKIPPED
+    ]  # fmt: skip
+    assert "queue_one" in (rows[2].error_message or "")
+    assert dispatcher.next_due() == task.next_run_at + timedelta(seconds=30)  # not the held one
+
+    settle(sessions, first, Outcome(ExecutionStatus.SUCCEEDED), clock())
+    dispatcher.tick()
+    assert publisher.execution_ids == [first_id, rows[1].id]
 
 
 def test_after_downtime_run_once_catches_up_with_a_single_run(

@@ -323,3 +323,14 @@ def test_a_runs_lines_are_all_kept_and_reach_the_worker_log_at_its_level_only(ca
         worker_log.setLevel(before)
     assert [line.split(" ", 3)[-1] for line in capture.result_lines()] == ["detail", "trouble"]
     assert [record.getMessage() for record in caplog.records] == ["trouble"]
+
+
+def test_a_queue_one_run_that_ends_wakes_the_scheduler_for_the_run_waiting_behind_it(
+    runtime, make_task, run_now, publisher
+):
+    task = make_task(handler="echo", overlap="queue_one")
+    run_execution(runtime, run_now(task).id, WORKER)
+    assert publisher.wakeups == 1
+    other = make_task(name="plain", handler="echo")
+    run_execution(runtime, run_now(other).id, WORKER)
+    assert publisher.wakeups == 1  # a success with nothing waiting wakes nobody
