@@ -50,6 +50,7 @@ def sections(sizes: Sizes) -> dict[str, Callable[[BenchEnv], list[Row]]]:
         "e2e": lambda env: [
             e2e(env, sizes.e2e_runs, workers=1, concurrency=2),
             e2e(env, sizes.e2e_runs, workers=2, concurrency=2),
+            e2e(env, sizes.e2e_runs, workers=1, concurrency=2, once=True),
         ],
         "dispatch": lambda env: dispatch(env, sizes.due),
         "lag": lambda env: lag(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from taskbeat.db import is_postgresql
 from taskbeat.models import Execution, Task
 from taskbeat.status import ExecutionStatus, OverlapPolicy, allowed_sources
+from taskbeat.store.sql import one_of
 from taskbeat.tasks.state import TaskEvent, state_after
 
 
@@ -98,7 +99,7 @@ _CLAIM = (
     .where(
         Execution.id == bindparam("execution_id"),
         or_(
-            Execution.status.in_(allowed_sources(ExecutionStatus.RUNNING)),
+            one_of(Execution.status, allowed_sources(ExecutionStatus.RUNNING)),
             and_(
                 Execution.status == ExecutionStatus.RUNNING,
                 Execution.worker == bindparam("claimer"),
@@ -138,7 +139,7 @@ _FINISH = (
 # update, no index touched) unless the state really changes (a recovery, the last run).
 _WAITING = exists().where(
     Execution.task_id == Task.id,
-    Execution.status.in_((ExecutionStatus.SCHEDULED, ExecutionStatus.QUEUED)),
+    one_of(Execution.status, (ExecutionStatus.SCHEDULED, ExecutionStatus.QUEUED)),
 )
 _SETTLE_TASK = (
     update(Task)

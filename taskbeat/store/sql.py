@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     func,
+    or_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
@@ -54,6 +55,13 @@ def unnested(
     ]
     keys = [str(column.key) for column in columns]
     return func.unnest(*arrays).table_valued(*keys).render_derived(name=name)
+
+
+def one_of(column: InstrumentedAttribute[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column` equals one of a fixed few `values`, as plain comparisons: an IN list is an
+    "expanding" parameter SQLAlchemy re-renders on every execution, which on the worker's
+    hot statements cost more than running them."""
+    return or_(*(column == value for value in sorted(values)))
 
 
 def bind_of(db: Executor) -> Engine | Connection:
