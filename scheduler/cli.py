@@ -14,9 +14,10 @@ from taskbeat.celery_app import make_celery
 from taskbeat.clock import utcnow
 from taskbeat.db import ProcessKind, make_engine, make_session_factory
 from taskbeat.migrate import require_current
-from taskbeat.monitoring.beacons import Beacon, quick_client
+from taskbeat.monitoring.beacons import Beacon
 from taskbeat.names import wakeup_channel
 from taskbeat.outbox.publisher import REDIS_TIMEOUT, RedisPublisher
+from taskbeat.redis_clients import quick_client
 from taskbeat.settings import Settings
 
 

@@ -15,26 +15,12 @@ import socket
 from dataclasses import dataclass
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from taskbeat.clock import Clock
 from taskbeat.names import scheduler_beacon_key, scheduler_beacons_key
 
 log = logging.getLogger(__name__)
 BEAT_EVERY = 1.0  # seconds between two writes, however often the scheduler wakes
-
-
-def quick_client(url: str, timeout: float) -> redis.Redis:
-    """A client that fails at once when Redis is away: redis-py's default retries take
-    seconds per call against a closed port, which a heartbeat or a health probe cannot
-    wait for (the next beat or probe asks again anyway)."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 def scheduler_id() -> str:

@@ -19,7 +19,8 @@ from celery import Celery
 from kombu.transport.redis import Channel as RedisChannel
 
 from taskbeat.clock import Clock
-from taskbeat.monitoring.beacons import SchedulerInfo, alive_schedulers, quick_client
+from taskbeat.monitoring.beacons import SchedulerInfo, alive_schedulers
+from taskbeat.redis_clients import quick_client
 from taskbeat.settings import Settings
 
 INSPECT_TIMEOUT = 1.0

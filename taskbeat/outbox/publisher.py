@@ -17,6 +17,7 @@ from celery import Celery
 
 from taskbeat.names import broker_epoch_key, wakeup_channel
 from taskbeat.outbox.messages import MessageBuilder, RunMessage
+from taskbeat.redis_clients import quick_client
 from taskbeat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,7 @@ class RedisPublisher:
 
     @classmethod
     def from_settings(cls, settings: Settings, celery: Celery) -> RedisPublisher:
-        client = redis.Redis.from_url(
-            settings.redis_url,
-            socket_connect_timeout=REDIS_TIMEOUT,
-            socket_timeout=REDIS_TIMEOUT,
-        )
+        client = quick_client(settings.redis_url, REDIS_TIMEOUT)
         return cls(client, MessageBuilder(celery, settings.hard_timeout_grace), settings)
 
     def publish(self, messages: Sequence[RunMessage]) -> list[int]:

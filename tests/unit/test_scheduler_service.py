@@ -11,7 +11,8 @@ import pytest
 
 from scheduler.service import Scheduler
 from taskbeat.db import make_engine, make_session_factory
-from taskbeat.monitoring.beacons import Beacon, alive_schedulers, quick_client
+from taskbeat.monitoring.beacons import Beacon, alive_schedulers
+from taskbeat.redis_clients import quick_client
 
 
 @pytest.fixture
