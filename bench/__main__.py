@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -78,6 +79,8 @@ def main() -> None:
     unknown = set(wanted) - set(chosen)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; known: {', '.join(chosen)}")
+    # A stopped bench still removes its servers and processes: SIGTERM unwinds like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     rows: list[Row] = []
     with bench_env() as env:
         for name in wanted:
