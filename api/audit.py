@@ -14,11 +14,11 @@ import uuid
 
 from flask import Flask, Response, g, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import API_PREFIX, READ_METHODS
-from api.openapi import BEARER, GUARDED, problems
+from api.openapi import BEARER, GUARDED, QueryModel, problems
 from api.services import services
 from taskbeat import store
 from taskbeat.limits import MAX_ID
@@ -39,9 +39,7 @@ blueprint = APIBlueprint(
 )
 
 
-class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AuditQuery(QueryModel):
     limit: int = Field(default=50, ge=1, le=500)
     cursor: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="next_cursor of the last page"

@@ -16,7 +16,7 @@ import flask_openapi3_swagger
 from flask import Blueprint, Response, current_app, jsonify, render_template_string
 from flask_openapi3 import Info, OpenAPI
 from flask_openapi3_swagger.templates import swagger_html_string
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from api.problems import field_errors, invalid, problem
 from taskbeat import __version__
@@ -106,3 +106,22 @@ def openapi_document() -> Response:
 def docs_page() -> str:
     """Swagger UI; its script and styles are files of the swagger plugin, served here."""
     return render_template_string(swagger_html_string, doc_url="openapi.json", oauth_config=None)
+
+
+class QueryModel(BaseModel):
+    """Base of every query model: flask-openapi3 reads the model's JSON schema on each
+    request to parse the query string, and building it costs a few milliseconds; a
+    model's schema never changes, so it is built once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        schema = _SCHEMAS.get(key)
+        if schema is None:
+            schema = _SCHEMAS[key] = super().model_json_schema(*args, **kwargs)
+        return schema
+
+
+_SCHEMAS: dict[tuple[Any, ...], dict[str, Any]] = {}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from api.openapi import BEARER, GUARDED, problems
+from api.openapi import BEARER, GUARDED, QueryModel, problems
 from api.routes.tasks import TaskRef
 from api.serialize import execution_json
 from api.services import services
@@ -25,9 +25,7 @@ blueprint = APIBlueprint(
 )
 
 
-class ExecutionListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ExecutionListQuery(QueryModel):
     limit: int = Field(default=50, ge=1, le=500)
     cursor: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="next_cursor of the last page"

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from api.openapi import BEARER, GUARDED, problems
+from api.openapi import BEARER, GUARDED, QueryModel, problems
 from api.services import services
 from taskbeat.schedules import (
     client_time,
@@ -30,9 +30,7 @@ blueprint = APIBlueprint(
 )
 
 
-class PreviewQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PreviewQuery(QueryModel):
     schedule: str = Field(min_length=1, max_length=200)
     timezone: TimezoneName = "UTC"
     count: int = Field(default=10, ge=1, le=1000)

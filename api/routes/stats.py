@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from api.openapi import BEARER, GUARDED, problems
+from api.openapi import BEARER, GUARDED, QueryModel, problems
 from api.serialize import iso
 from api.services import services
 from taskbeat import store
@@ -28,9 +28,7 @@ blueprint = APIBlueprint(
 DAY = 86400
 
 
-class StatsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StatsQuery(QueryModel):
     window: int = Field(
         default=DAY, ge=60, le=30 * DAY, description="seconds back from now (60 s to 30 days)"
     )

@@ -10,7 +10,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from api.openapi import BEARER, GUARDED, problems
+from api.openapi import BEARER, GUARDED, QueryModel, problems
 from api.problems import BadRequest
 from api.serialize import execution_json, task_json
 from api.services import act_on_task, run_task_now, services
@@ -38,9 +38,7 @@ TaskSort = Literal[
 ]  # fmt: skip
 
 
-class TaskListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TaskListQuery(QueryModel):
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=MAX_INT)
     status: TaskStatus | None = None
@@ -64,9 +62,7 @@ class IfMatch(BaseModel):
     )
 
 
-class NextRunsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NextRunsQuery(QueryModel):
     count: int = Field(default=10, ge=1, le=1000)
 
 

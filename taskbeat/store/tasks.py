@@ -15,7 +15,7 @@ from taskbeat.errors import NotFound
 from taskbeat.limits import MAX_ID
 from taskbeat.models import Execution, Task
 from taskbeat.status import ExecutionStatus, MisfirePolicy, OverlapPolicy
-from taskbeat.store.sql import Executor, bind_of, unnested
+from taskbeat.store.sql import Executor, bind_of, id_in, unnested
 from taskbeat.tasks.state import TaskState
 
 
@@ -147,7 +147,7 @@ def running_task_ids(db: Executor, task_ids: Iterable[int]) -> set[int]:
     query = (
         select(Execution.task_id)
         .where(
-            Execution.task_id.in_(wanted),
+            id_in(Execution.task_id, wanted, db),
             Execution.status == ExecutionStatus.RUNNING,
             Execution.test_mode.is_(False),
         )

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import inspect
 
 from api.serialize import task_json
-from taskbeat.models import Task
+from taskbeat.models import Task, UTCDateTime
 from taskbeat.tasks.fields import NULLABLE_FIELDS, TaskChanges, TaskDefinition, TaskView
 from taskbeat.tasks.state import TaskState
 
@@ -62,8 +62,7 @@ def test_an_update_can_change_every_field_of_a_definition():
 def test_a_tasks_json_has_exactly_the_fields_of_the_view():
     now = datetime(2026, 1, 1).astimezone()
     values = {
-        name: None if COLUMNS[name].nullable else _sample(COLUMNS[name].type.python_type, now)
-        for name in COLUMNS
+        name: None if COLUMNS[name].nullable else _sample(COLUMNS[name], now) for name in COLUMNS
     }
     body = task_json(Task(**{**values, "state": TaskState.ACTIVE}), running=False)
     assert list(body) == [*body]  # an ordered JSON object
@@ -71,6 +70,11 @@ def test_a_tasks_json_has_exactly_the_fields_of_the_view():
     assert body["status"] == "active"
 
 
-def _sample(kind: type, now: datetime) -> Any:
-    samples = {int: 1, float: 1.0, bool: True, str: "x", datetime: now, dict: {}, list: []}
-    return samples.get(kind, "x")
+def _sample(column: Any, now: datetime) -> Any:
+    if isinstance(column.type, UTCDateTime):
+        return now
+    kind = column.type.python_type
+    if issubclass(kind, enum.Enum):
+        return next(iter(kind))
+    samples = {int: 1, float: 1.0, bool: True, str: "x", dict: {}, list: []}
+    return samples.get(kind, {})
