@@ -33,7 +33,7 @@ def stock_app(broker: str, seen: list[dict[str, Any]], done: threading.Event) ->
     app = Celery("stock", broker=broker, set_as_current=False)
     app.conf.update(task_acks_late=True, worker_prefetch_multiplier=1)
 
-    @app.task(name=RUN_EXECUTION, bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name=RUN_EXECUTION, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def record(self: Any, execution_id: int) -> None:
         seen.append(
             {
