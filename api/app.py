@@ -18,7 +18,7 @@ from handlers import load_registry
 from taskbeat.apikeys import ensure_key
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import Clock, utcnow
-from taskbeat.db import ProcessKind, make_engine, make_session_factory
+from taskbeat.db import ProcessKind, SessionLimits, make_engine, make_session_factory
 from taskbeat.handler import HandlerRegistry
 from taskbeat.limits import MAX_BODY_BYTES
 from taskbeat.outbox.publisher import Publisher, RedisPublisher
@@ -51,7 +51,12 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.request_class = StrictRequest
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    engine = make_engine(settings.database_url, ProcessKind.API, pool_size=threads)
+    engine = make_engine(
+        settings.database_url,
+        ProcessKind.API,
+        pool_size=threads,
+        limits=SessionLimits.from_settings(settings),
+    )
     app.extensions[EXTENSION] = found = Services(
         settings=settings,
         engine=engine,

@@ -12,7 +12,7 @@ from scheduler.wakeup import WakeupListener
 from taskbeat.alerts.sender import AlertSender
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import utcnow
-from taskbeat.db import ProcessKind, make_engine, make_session_factory
+from taskbeat.db import ProcessKind, SessionLimits, make_engine, make_session_factory
 from taskbeat.migrate import require_current
 from taskbeat.monitoring.beacons import Beacon
 from taskbeat.names import wakeup_channel
@@ -27,7 +27,12 @@ def command(settings: Settings) -> None:
     """Dispatch due runs to Redis. Run as many as you like: they share the work."""
     # Two connections: the dispatch loop and its sweeps run in turn on one, the alert
     # sender (which may wait on a slow webhook) has the other.
-    engine = make_engine(settings.database_url, ProcessKind.SCHEDULER, pool_size=2)
+    engine = make_engine(
+        settings.database_url,
+        ProcessKind.SCHEDULER,
+        pool_size=2,
+        limits=SessionLimits.from_settings(settings),
+    )
     require_current(engine)
     sessions = make_session_factory(engine)
     publisher = RedisPublisher.from_settings(settings, make_celery(settings))

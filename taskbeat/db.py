@@ -7,12 +7,15 @@ import enum
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from taskbeat.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 AUTOCOMMIT = "AUTOCOMMIT"
@@ -27,6 +30,35 @@ class ProcessKind(enum.StrEnum):
     SCHEDULER = "scheduler"  # the dispatch loop, and the run-now fast path never
     WORKER = "worker"  # one per pool process or thread, plus one for heartbeats
     TOOL = "tool"  # the CLI, migrations, tests
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """Bounds on every PostgreSQL session of a server process, so a stuck or frozen
+    process cannot hold locks for long: the server ends a transaction left idle past
+    `idle_in_transaction` (its locks go with it), a statement past `statement`, and a
+    wait for a lock past `lock`. In seconds; tools (migrations, the CLI) run unbounded."""
+
+    lock: float
+    statement: float
+    idle_in_transaction: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionLimits:
+        return cls(
+            lock=settings.db_lock_timeout,
+            statement=settings.db_statement_timeout,
+            idle_in_transaction=settings.db_idle_in_transaction_timeout,
+        )
+
+    def options(self) -> str:
+        """The libpq `options` string that sets them when a session starts."""
+        limits = {
+            "lock_timeout": self.lock,
+            "statement_timeout": self.statement,
+            "idle_in_transaction_session_timeout": self.idle_in_transaction,
+        }
+        return " ".join(f"-c {name}={round(seconds * 1000)}" for name, seconds in limits.items())
 
 
 def normalize_url(url: str) -> URL:
@@ -48,6 +80,7 @@ def make_engine(
     *,
     pool_size: int = 5,
     autocommit: bool = False,
+    limits: SessionLimits | None = None,
     **options: Any,
 ) -> Engine:
     """An engine whose pool holds `pool_size` connections and never more.
@@ -57,6 +90,7 @@ def make_engine(
     `autocommit`: PostgreSQL connections run each statement as its own transaction from
     the start (for a process whose hot work is single statements: `one_statement` then
     switches nothing per use); `transactional()` gives a view that begins transactions.
+    `limits`: the session bounds of a server process (PostgreSQL only).
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -68,6 +102,8 @@ def make_engine(
     options.setdefault("max_overflow", 0)
     # Named in pg_stat_activity, so an operator sees which process holds what.
     connect_args = {"application_name": f"taskbeat-{kind.value}", **options.pop("connect_args", {})}
+    if limits is not None:
+        connect_args["options"] = limits.options()
     return create_engine(parsed, connect_args=connect_args, **options)
 
 
@@ -140,3 +176,15 @@ def one_statement(engine: Engine) -> Iterator[Connection]:
 
 def _is_autocommit(engine: Engine) -> bool:
     return bool(engine.get_execution_options().get(_AUTOCOMMIT_MARK, False))
+
+
+@contextmanager
+def statements_apart(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose statements each commit as they run (autocommit on PostgreSQL), for
+    steps that are each whole on their own: between two of them, nothing stays locked,
+    so a process frozen there holds up no one. Elsewhere one transaction around them."""
+    with session_factory() as session:
+        if is_postgresql(session.get_bind()):
+            session.connection(execution_options={"isolation_level": AUTOCOMMIT})
+        yield session
+        session.commit()

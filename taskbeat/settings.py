@@ -60,6 +60,14 @@ class Settings(BaseModel):
     # How long a worker keeps trying to record an outcome while the database is away.
     outcome_write_patience: Seconds = 300.0
 
+    # Bounds on each database session of the API, scheduler and worker processes
+    # (PostgreSQL): a frozen process's transaction is ended, and its locks released, after
+    # `db_idle_in_transaction_timeout`; no statement waits for a lock longer than
+    # `db_lock_timeout` or runs longer than `db_statement_timeout`.
+    db_lock_timeout: Seconds = 5.0
+    db_statement_timeout: Seconds = 60.0
+    db_idle_in_transaction_timeout: Seconds = 10.0
+
     # Monitoring. A scheduler whose heartbeat is older than this counts as gone.
     scheduler_alive_after: Seconds = 30.0
     # /api/v1/health says `degraded` when more of the last 24 h's finished runs failed.

@@ -7,6 +7,8 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, Field
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from taskbeat.handler import HandlerContext, PermanentError, RetryableError, handler
 
@@ -75,3 +77,22 @@ RUNS: dict[int, int] = {}
 def count_runs(params: dict[str, Any], context: HandlerContext) -> int:
     RUNS[context.execution_id] = RUNS.get(context.execution_id, 0) + 1
     return RUNS[context.execution_id]
+
+
+@handler("cut-worker-connections", description="Ends every worker session of its database.")
+def cut_worker_connections(params: dict[str, Any], context: HandlerContext) -> int:
+    """As PostgreSQL does when it restarts or an operator terminates backends: the worker
+    finds its connection dead when it next writes (here: the outcome)."""
+    engine = create_engine(str(params["database_url"]), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            cut = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'taskbeat-worker'"
+                    " AND datname = current_database()"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(cut)

@@ -15,7 +15,13 @@ from sqlalchemy import Engine
 from handlers import load_registry
 from taskbeat.celery_app import make_celery
 from taskbeat.clock import Clock, utcnow
-from taskbeat.db import ProcessKind, make_engine, make_session_factory, transactional
+from taskbeat.db import (
+    ProcessKind,
+    SessionLimits,
+    make_engine,
+    make_session_factory,
+    transactional,
+)
 from taskbeat.handler import HandlerRegistry
 from taskbeat.names import RUN_EXECUTION
 from taskbeat.outbox.publisher import Publisher, RedisPublisher
@@ -61,6 +67,7 @@ class RuntimeHolder:
                 ProcessKind.WORKER,
                 pool_size=self.connections,
                 autocommit=True,
+                limits=SessionLimits.from_settings(self._settings),
             )
             self._publisher = RedisPublisher.from_settings(self._settings, self._celery)
             self._runtime = make_runtime(

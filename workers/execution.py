@@ -72,7 +72,9 @@ def run_execution(runtime: WorkerRuntime, execution_id: int, worker: str) -> Exe
 
     try:
         claim = _once_more_if_disconnected(take)
-    except OperationalError as exc:
+    except DBAPIError as exc:
+        if not is_transient(exc):
+            raise
         raise DatabaseUnavailable(f"cannot claim execution {execution_id}: {exc}") from exc
     if claim is None:
         log.info("execution %s was already claimed; message dropped", execution_id)
@@ -177,12 +179,18 @@ def _while_transient(action: Callable[[], T], patience: float) -> T:
     while True:
         try:
             return action()
-        except OperationalError as exc:
-            if time.monotonic() + pause > deadline:
+        except DBAPIError as exc:
+            if not is_transient(exc) or time.monotonic() + pause > deadline:
                 raise
             log.warning("recording an outcome failed (%s); trying again in %.2fs", exc, pause)
             time.sleep(pause * (1 + random.random() / 2))
             pause = min(pause * 2, 5.0)
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """The database could not be reached or dropped the session (a restart, a terminated
+    backend, a session bound that ended a transaction): worth trying again."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError)
 
 
 def _without_payload(outcome: Outcome, exc: DataError) -> Outcome:

@@ -9,7 +9,9 @@
    (`publish_leased`).
 4. Mark what was published `queued`, in one statement; give what was not a short lease
    (`publish_retry_after`), so any scheduler tries it again soon, neither in a tight
-   loop against a Redis that is down nor only when the whole lease runs out.
+   loop against a Redis that is down nor only when the whole lease runs out. Each of
+   the two commits on its own: a scheduler frozen between them holds no row a worker
+   is about to claim.
 5. A lease that runs out (its publisher died between 2 and 4) makes the row due again
    for any scheduler at step 1.
 6. Republish (`republish_queued`): queued rows whose message may be gone, all of them
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
 from taskbeat.clock import Clock
+from taskbeat.db import statements_apart
 from taskbeat.outbox.messages import RunMessage
 from taskbeat.outbox.publisher import Publisher
 from taskbeat.settings import Settings
@@ -72,7 +75,7 @@ def publish_leased(
     sent = set(published)
     failed = [m.execution_id for m in messages if m.execution_id not in sent]
     now = clock()
-    with session_factory.begin() as session:
+    with statements_apart(session_factory) as session:
         store.outbox.mark_queued(session, published, now)
         retry_at = now + timedelta(seconds=settings.publish_retry_after)
         store.outbox.lease(session, failed, retry_at)
@@ -95,7 +98,7 @@ def republish_queued(
         with session_factory() as session:
             messages = store.outbox.queued_before(session, cutoff, batch, after_id=after_id)
         published = publisher.publish(messages)
-        with session_factory.begin() as session:
+        with statements_apart(session_factory) as session:
             store.outbox.mark_requeued(session, published, now)
         total += len(published)
         if len(messages) < batch or len(published) < len(messages) or not lost_everything:
