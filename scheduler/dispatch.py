@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.planning import Plan, plan_task
+from scheduler.planning import Plan, PlanLimits, SkippedSlot, plan_task
 from taskbeat import store
 from taskbeat.clock import Clock
 from taskbeat.errors import InvalidInput
@@ -60,6 +60,7 @@ class Dispatcher:
         self._sessions = session_factory
         self._publisher = publisher
         self._clock = clock
+        self._limits = PlanLimits(settings.run_all_cap, settings.missed_slots_listed)
 
     def tick(self) -> TickResult:
         now = self._clock()
@@ -94,6 +95,7 @@ class Dispatcher:
             row: task for task, plan in plans if plan for row in _rows(task, plan, now, lease_until)
         }
         ids = store.executions.insert_executions(db, list(rows))
+        ids |= _insert_coalesced(db, plans, ids, now)
         advances = [_advance(task, plan, ids, active[task.id], now) for task, plan in plans]
         store.tasks.advance_tasks(db, advances)
         messages = [
@@ -116,7 +118,7 @@ class Dispatcher:
                 exc,
             )
             return None
-        return plan_task(task, schedule, now, active=active, run_all_cap=self._settings.run_all_cap)
+        return plan_task(task, schedule, now, active=active, limits=self._limits)
 
 
 def _rows(
@@ -139,19 +141,39 @@ def _rows(
                 publish_lease_until=lease,
             )
         )
-    for skip in plan.skipped:
-        rows.append(
-            store.executions.first_attempt(
-                task.id,
-                task.name,
-                skip.at,
-                now,
-                status=ExecutionStatus.SKIPPED,
-                finished_at=now,
-                error_message=skip.reason,
-            )
-        )
+    rows.extend(
+        _skipped(task, skip, skip.reason, now) for skip in plan.skipped if not skip.coalesced_into
+    )
     return rows
+
+
+def _insert_coalesced(
+    db: Connection, plans: list[tuple[DueTask, Plan | None]], ids: dict[SlotKey, int], now: datetime
+) -> dict[SlotKey, int]:
+    """Rows for the slots `run_once` folded into a catch-up, each naming its execution:
+    a second statement, only on a wake-up that caught up."""
+    rows = [
+        _skipped(task, skip, skip.naming(ids.get((task.id, skip.coalesced_into, 0, 1))), now)
+        for task, plan in plans
+        if plan
+        for skip in plan.skipped
+        if skip.coalesced_into
+    ]
+    return store.executions.insert_executions(db, rows)
+
+
+def _skipped(
+    task: DueTask, skip: SkippedSlot, reason: str, now: datetime
+) -> store.executions.NewExecution:
+    return store.executions.first_attempt(
+        task.id,
+        task.name,
+        skip.at,
+        now,
+        status=ExecutionStatus.SKIPPED,
+        finished_at=now,
+        error_message=reason,
+    )
 
 
 def _advance(

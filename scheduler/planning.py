@@ -6,8 +6,8 @@ a slot may start while an earlier run of the task is still active.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from taskbeat.schedules import Schedule
@@ -27,6 +27,9 @@ class PlannedTask(TimedTask, Protocol):
     def overlap(self) -> OverlapPolicy: ...
 
 
+_EARLIER_RUN = "the run of an earlier slot"
+
+
 @dataclass(frozen=True)
 class Slot:
     at: datetime
@@ -39,6 +42,17 @@ class Slot:
 class SkippedSlot:
     at: datetime
     reason: str
+    # Folded into the run (or skip) of this slot by `run_once`: the dispatcher names
+    # that execution in the reason once it has an id.
+    coalesced_into: datetime | None = None
+
+    def naming(self, execution_id: int | None) -> str:
+        """The reason, naming the execution this slot was coalesced into (by its slot
+        when it has no id: that row was written before)."""
+        if self.coalesced_into is None:
+            return self.reason
+        into = f"execution {execution_id}" if execution_id else f"the run of {self.coalesced_into}"
+        return self.reason.replace(_EARLIER_RUN, into, 1)
 
 
 @dataclass(frozen=True)
@@ -55,16 +69,28 @@ class Plan:
         )
 
 
+@dataclass(frozen=True)
+class PlanLimits:
+    run_all_cap: int = 100  # slots `run_all` runs in one wake-up
+    listed_cap: int = 100  # slots past those a plan records one by one
+
+
 def plan_task(
-    task: PlannedTask, schedule: Schedule, now: datetime, *, active: ActiveRuns, run_all_cap: int
+    task: PlannedTask,
+    schedule: Schedule,
+    now: datetime,
+    *,
+    active: ActiveRuns,
+    limits: PlanLimits = PlanLimits(),
 ) -> Plan:
     """Plan a task whose next_run_at has come.
 
-    1. Collect the due slots, as the misfire policy says. A slot late by no more than
-       the grace period is on time. `run_once` runs the first due slot (a catch-up if
-       it is late) and lets the rest collapse into it; `skip` runs it only if it is on
-       time, else records it as skipped; `run_all` runs every due slot, up to
-       `run_all_cap`.
+    1. Collect the due slots, from next_run_at up to now. A slot late by no more than
+       the grace period is on time. Every due slot ends with a row: `run_once` runs the
+       first (a catch-up if it is late) and records the rest as coalesced into it;
+       `skip` runs the slots on time and records the late ones as skipped; `run_all`
+       runs them all, up to `run_all_cap`, and records the rest as skipped. Past
+       `listed_cap` recorded slots, the last one's reason covers those after it.
     2. end_at and max_runs cut the slots short.
     3. The overlap policy: `skip` skips every slot while a run is active (scheduled,
        queued or running); `queue_one` lets one run wait behind the one in progress
@@ -75,23 +101,62 @@ def plan_task(
     assert task.next_run_at is not None
     first = task.next_run_at
     grace = timedelta(seconds=task.misfire_grace)
-    late = now - first > grace
-    skipped: list[SkippedSlot] = []
-    if task.misfire is MisfirePolicy.RUN_ALL:
-        slots = _due_slots(schedule, first, now, grace, run_all_cap)
-    elif late and task.misfire is MisfirePolicy.SKIP:
-        missed_by = (now - first).total_seconds()
-        slots = []
-        skipped = [SkippedSlot(first, f"missed by {missed_by:.0f}s (misfire: skip)")]
-    else:
-        slots = [Slot(first, Trigger.CATCH_UP if late else Trigger.SCHEDULE)]
-    slots, overlapping = _overlap(task.overlap, _bounded(task, slots), active)
-    skipped = [*skipped, *overlapping]
+    runs_at_most = limits.run_all_cap if task.misfire is MisfirePolicy.RUN_ALL else 1
+    due, more = _due_slots(schedule, first, now, grace, runs_at_most + limits.listed_cap)
+    slots, skipped = _by_misfire(task.misfire, due, now, limits.run_all_cap)
+    slots = _bounded(task, slots)
+    skipped = _summarized(_skips_within_bounds(task, skipped, slots), more, now)
+    slots, overlapping = _overlap(task.overlap, slots, active)
+    skipped = sorted([*skipped, *overlapping], key=lambda skip: skip.at)
     last_taken = Plan(slots, skipped).last_slot or first
     next_run_at = within_bounds(
         task, schedule.next_fire_time(max(now, last_taken)), task.run_count + len(slots)
     )
     return Plan(slots, skipped, next_run_at)
+
+
+def _by_misfire(
+    policy: MisfirePolicy, due: list[Slot], now: datetime, run_all_cap: int
+) -> tuple[list[Slot], list[SkippedSlot]]:
+    """The due slots the misfire policy runs, and the ones it records as skipped."""
+    if policy is MisfirePolicy.RUN_ALL:
+        reason = f"more than {run_all_cap} slots were due at once (misfire: run_all)"
+        return due[:run_all_cap], [SkippedSlot(slot.at, reason) for slot in due[run_all_cap:]]
+    if policy is MisfirePolicy.SKIP:
+        on_time = [slot for slot in due if slot.trigger is Trigger.SCHEDULE]
+        late = [slot for slot in due if slot.trigger is Trigger.CATCH_UP]
+        return on_time, [SkippedSlot(slot.at, _missed(slot.at, now)) for slot in late]
+    into = due[0].at
+    coalesced = f"coalesced into {_EARLIER_RUN} (misfire: run_once)"
+    return due[:1], [SkippedSlot(slot.at, coalesced, coalesced_into=into) for slot in due[1:]]
+
+
+def _missed(slot: datetime, now: datetime) -> str:
+    return f"missed by {(now - slot).total_seconds():.0f}s (misfire: skip)"
+
+
+def _skips_within_bounds(
+    task: TimedTask, skipped: list[SkippedSlot], slots: list[Slot]
+) -> list[SkippedSlot]:
+    """The skips end_at still allows; none after the run that reached max_runs."""
+    reached = task.max_runs is not None and task.run_count + len(slots) >= task.max_runs
+    last_run = slots[-1].at if slots else None
+    return [
+        skip
+        for skip in skipped
+        if within_bounds(task, skip.at, task.run_count) is not None
+        and not (reached and (last_run is None or skip.at > last_run))
+    ]
+
+
+def _summarized(skipped: list[SkippedSlot], more: bool, now: datetime) -> list[SkippedSlot]:
+    """With slots left unlisted past the cap, the last listed one says so."""
+    if not (more and skipped):
+        return skipped
+    last = skipped[-1]
+    until = now.astimezone(UTC).isoformat(timespec="seconds")
+    note = f"{last.reason}; so were the slots after it up to {until}, not listed one by one"
+    return [*skipped[:-1], replace(last, reason=note)]
 
 
 def _overlap(
@@ -116,14 +181,15 @@ def _overlap(
 
 def _due_slots(
     schedule: Schedule, first: datetime, now: datetime, grace: timedelta, cap: int
-) -> list[Slot]:
-    """Every slot from `first` up to now, up to `cap`; each labelled by its own lateness."""
+) -> tuple[list[Slot], bool]:
+    """Every slot from `first` up to now, up to `cap`, each labelled by its own
+    lateness; and whether more were due past the cap."""
     slots: list[Slot] = []
     when: datetime | None = first
     while when is not None and when <= now and len(slots) < cap:
         slots.append(Slot(when, Trigger.CATCH_UP if now - when > grace else Trigger.SCHEDULE))
         when = schedule.next_fire_time(when)
-    return slots
+    return slots, when is not None and when <= now
 
 
 def _bounded(task: TimedTask, slots: list[Slot]) -> list[Slot]:

@@ -45,6 +45,9 @@ class Settings(BaseModel):
     scheduler_error_pause: Seconds = 1.0
     sweep_interval: Seconds = 10.0
     run_all_cap: int = Field(default=100, ge=1)
+    # Missed slots a catch-up records one by one (as skipped, with the reason); the last
+    # one recorded says when more were folded in.
+    missed_slots_listed: int = Field(default=100, ge=0, le=10_000)
 
     # A queued run nobody claimed for this long is published again (its message may have
     # been lost); a duplicate is harmless, the claim lets one through.

@@ -228,12 +228,38 @@ def test_after_downtime_run_once_catches_up_with_a_single_run(
     dispatcher, make_task, publisher, sessions, clock
 ):
     task = make_task(schedule="every 60 seconds")
-    clock.set(task.next_run_at + timedelta(hours=3))
+    clock.set(task.next_run_at + timedelta(minutes=3, seconds=10))
     dispatcher.tick()
-    [execution] = executions(sessions)
+    execution, *folded = executions(sessions)
     assert execution.trigger is Trigger.CATCH_UP
     assert execution.scheduled_for == task.next_run_at
+    assert [message.execution_id for message in publisher.messages] == [execution.id]
     assert reload(sessions, task).next_run_at > clock()
+    # The slots folded into it are in the record, each naming the run that covered it.
+    assert [(e.scheduled_for - execution.scheduled_for, e.status) for e in folded] == [
+        (timedelta(minutes=n), ExecutionStatus.SKIPPED) for n in (1, 2, 3)
+    ]
+    assert {e.error_message for e in folded} == {
+        f"coalesced into execution {execution.id} (misfire: run_once)"
+    }
+
+
+def test_a_long_downtime_records_the_cap_of_folded_slots_and_summarizes_the_rest(
+    settings, sessions, publisher, make_task, clock
+):
+    capped = Dispatcher(
+        settings.model_copy(update={"missed_slots_listed": 5}), sessions, publisher, clock
+    )
+    task = make_task(schedule="every 60 seconds")
+    clock.set(task.next_run_at + timedelta(hours=3))
+    capped.tick()
+    execution, *folded = executions(sessions)
+    assert execution.trigger is Trigger.CATCH_UP
+    assert len(folded) == 5
+    *listed, last = (e.error_message for e in folded)
+    assert set(listed) == {f"coalesced into execution {execution.id} (misfire: run_once)"}
+    assert last.startswith(f"coalesced into execution {execution.id} (misfire: run_once); ")
+    assert "so were the slots after it up to 2026-" in last
 
 
 def test_a_one_time_task_is_dispatched_once_and_has_no_next_run(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scheduler.planning import Plan, SkippedSlot, Slot, plan_task
+from scheduler.planning import Plan, PlanLimits, SkippedSlot, Slot, plan_task
 from taskbeat.models import Task
 from taskbeat.status import MisfirePolicy, OverlapPolicy, Trigger
 from taskbeat.store.executions import NO_ACTIVE_RUNS, ActiveRuns
@@ -49,9 +49,15 @@ RUNNING = ActiveRuns(in_flight=1)  # a run in progress, none waiting
 
 
 def plan(
-    task: Task, now: datetime, *, active: ActiveRuns = NO_ACTIVE_RUNS, run_all_cap: int = 100
+    task: Task,
+    now: datetime,
+    *,
+    active: ActiveRuns = NO_ACTIVE_RUNS,
+    run_all_cap: int = 100,
+    listed_cap: int = 100,
 ) -> Plan:
-    return plan_task(task, schedule_of(task), now, active=active, run_all_cap=run_all_cap)
+    limits = PlanLimits(run_all_cap=run_all_cap, listed_cap=listed_cap)
+    return plan_task(task, schedule_of(task), now, active=active, limits=limits)
 
 
 def minutes_after_slot(*offsets: int) -> list[datetime]:
@@ -105,9 +111,41 @@ def test_a_cron_task_due_now_moves_to_its_next_cron_time():
 def test_run_once_collapses_many_missed_slots_into_one_catch_up_run():
     now = SLOT + 10 * MINUTE + timedelta(seconds=5)
     result = plan(make_task(misfire=MisfirePolicy.RUN_ONCE), now)
-    assert result == Plan(
-        run=[Slot(SLOT, Trigger.CATCH_UP)], skipped=[], next_run_at=SLOT + 11 * MINUTE
+    assert result.run == [Slot(SLOT, Trigger.CATCH_UP)]
+    assert result.next_run_at == SLOT + 11 * MINUTE
+    # Every other missed slot is in the record, folded into the catch-up.
+    assert skipped_times(result) == minutes_after_slot(*range(1, 11))
+    assert {skip.coalesced_into for skip in result.skipped} == {SLOT}
+    assert {skip.naming(41) for skip in result.skipped} == {
+        "coalesced into execution 41 (misfire: run_once)"
+    }
+
+
+def test_past_the_listing_cap_the_last_folded_slot_covers_the_rest():
+    now = SLOT + 10 * MINUTE + timedelta(seconds=5)
+    result = plan(make_task(), now, listed_cap=3)
+    assert skipped_times(result) == minutes_after_slot(1, 2, 3)
+    assert result.skipped[-1].naming(41) == (
+        "coalesced into execution 41 (misfire: run_once);"
+        " so were the slots after it up to 2026-01-05T09:20:05+00:00, not listed one by one"
     )
+    assert result.next_run_at == SLOT + 11 * MINUTE
+
+
+def test_folded_slots_after_end_at_are_not_recorded():
+    now = SLOT + 10 * MINUTE + timedelta(seconds=5)
+    result = plan(make_task(end_at=SLOT + 2 * MINUTE), now)
+    assert run_times(result) == [SLOT]
+    assert skipped_times(result) == minutes_after_slot(1, 2)
+    assert result.next_run_at is None
+
+
+def test_no_slot_is_recorded_past_the_run_that_reached_max_runs():
+    now = SLOT + 10 * MINUTE + timedelta(seconds=5)
+    result = plan(make_task(max_runs=3, run_count=2), now)
+    assert run_times(result) == [SLOT]
+    assert result.skipped == []
+    assert result.next_run_at is None
 
 
 def test_run_once_just_past_the_grace_is_a_catch_up():
@@ -116,14 +154,29 @@ def test_run_once_just_past_the_grace_is_a_catch_up():
     assert result.run == [Slot(SLOT, Trigger.CATCH_UP)]
 
 
-def test_skip_records_a_slot_missed_beyond_the_grace_and_runs_nothing():
+def test_skip_records_each_slot_missed_beyond_the_grace_and_runs_the_one_on_time():
     now = SLOT + 10 * MINUTE + timedelta(seconds=5)
     result = plan(make_task(misfire=MisfirePolicy.SKIP), now)
-    assert result.run == []
-    assert skipped_times(result) == [SLOT]
-    assert "misfire: skip" in result.skipped[0].reason
-    assert "605s" in result.skipped[0].reason
+    assert result.run == [Slot(SLOT + 10 * MINUTE, Trigger.SCHEDULE)]  # 5 s late: on time
+    assert skipped_times(result) == minutes_after_slot(*range(10))
+    assert result.skipped[0].reason == "missed by 605s (misfire: skip)"
+    assert result.skipped[-1].reason == "missed by 65s (misfire: skip)"
     assert result.next_run_at == SLOT + 11 * MINUTE
+
+
+def test_skip_runs_nothing_when_every_missed_slot_is_late():
+    now = SLOT + 10 * MINUTE + timedelta(seconds=GRACE + 5)
+    result = plan(make_task(misfire=MisfirePolicy.SKIP, schedule="every 5 minutes"), now)
+    assert result.run == []
+    assert skipped_times(result) == minutes_after_slot(0, 5, 10)
+    assert result.next_run_at == SLOT + 15 * MINUTE
+
+
+def test_run_all_records_the_slots_past_its_cap():
+    now = SLOT + 5 * MINUTE + timedelta(seconds=5)
+    result = plan(make_task(misfire=MisfirePolicy.RUN_ALL), now, run_all_cap=3)
+    assert skipped_times(result) == minutes_after_slot(3, 4, 5)
+    assert result.skipped[0].reason == "more than 3 slots were due at once (misfire: run_all)"
 
 
 def test_skip_runs_a_slot_late_within_the_grace():
