@@ -69,7 +69,9 @@ def test_health_goes_ok_then_degraded_without_a_scheduler_then_down_without_redi
     client = app.test_client()
     beacon_redis = redis.Redis.from_url(url)
     beacon = Beacon(beacon_redis, settings.namespace, settings.scheduler_alive_after, utcnow)
-    scheduler = Scheduler(settings, sessions, RecordingPublisher(), utcnow, beacon=beacon)
+    scheduler = Scheduler(
+        settings, sessions, RecordingPublisher(), utcnow, beacon_redis, beacon=beacon
+    )
     with sessions.begin() as session:
         _, key = create_key(session, name="ops", role=ApiRole.VIEWER, now=utcnow())
     try:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import select, text
 
@@ -134,7 +135,14 @@ def test_an_outcome_the_database_refuses_is_recorded_without_its_payload(
         execution, _ = operations.create_manual_run(
             session, "refused", RunRequest(), registry, now=now, lease_until=now
         )
-    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = make_runtime(
+        settings,
+        engine,
+        registry,
+        RecordingPublisher(),
+        utcnow,
+        redis.Redis.from_url(settings.redis_url),
+    )
     assert run_execution(runtime, execution.id, "w") is ExecutionStatus.SUCCEEDED
     with sessions() as session:
         stored = store.executions.get_execution(session, execution.id)
@@ -144,7 +152,14 @@ def test_an_outcome_the_database_refuses_is_recorded_without_its_payload(
 
 def test_odd_handler_values_are_stored_on_postgresql(settings, engine, sessions, registry):
     now = utcnow()
-    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = make_runtime(
+        settings,
+        engine,
+        registry,
+        RecordingPublisher(),
+        utcnow,
+        redis.Redis.from_url(settings.redis_url),
+    )
     with sessions.begin() as session:
         for name, params in (("raises", {}), ("returns", {"return": True})):
             definition = TaskDefinition(

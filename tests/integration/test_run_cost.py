@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import Engine, event
 
 from taskbeat.clock import utcnow
@@ -63,7 +64,14 @@ def test_a_successful_run_costs_two_statements_and_no_other_round_trip(
     settings, worker_engine, sessions, registry, make_task, run_now
 ):
     engine = worker_engine
-    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = make_runtime(
+        settings,
+        engine,
+        registry,
+        RecordingPublisher(),
+        utcnow,
+        redis.Redis.from_url(settings.redis_url),
+    )
     task = make_task(handler="echo", max_retries=2)
     warm_up = run_now(task)  # the first run on a connection asks PostgreSQL its settings
     run_execution(runtime, warm_up.id, "w:1")
@@ -89,7 +97,14 @@ def test_a_run_that_reads_its_last_execution_pays_for_it_and_only_then(
     settings, worker_engine, registry, make_task, run_now
 ):
     engine = worker_engine
-    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = make_runtime(
+        settings,
+        engine,
+        registry,
+        RecordingPublisher(),
+        utcnow,
+        redis.Redis.from_url(settings.redis_url),
+    )
     task = make_task(handler="needs-count", params={"count": 1})
     run_execution(runtime, run_now(task).id, "w:1")
     execution = run_now(task)
