@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -75,3 +77,8 @@ RUNS: dict[int, int] = {}
 def count_runs(params: dict[str, Any], context: HandlerContext) -> int:
     RUNS[context.execution_id] = RUNS.get(context.execution_id, 0) + 1
     return RUNS[context.execution_id]
+
+
+@handler("end-process", description="Kills its worker process, as the OOM killer would.")
+def end_process(params: dict[str, Any], context: HandlerContext) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)

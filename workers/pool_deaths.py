@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from billiard.einfo import ExceptionInfo
+from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
 from billiard.exceptions import WorkerLostError
 from celery.worker.request import Request
 from sqlalchemy.exc import SQLAlchemyError
@@ -82,6 +82,8 @@ def request_class(deaths: PoolDeaths) -> type[Request]:
     class SettlingRequest(Request):  # type: ignore[misc]
         def on_failure(self, exc_info: ExceptionInfo, *args: Any, **kwargs: Any) -> Any:
             exc = exc_info.exception
+            if isinstance(exc, ExceptionWithTraceback):  # as billiard hands it over
+                exc = exc.exc
             if isinstance(exc, SystemExit):  # billiard reports some child exits so
                 exc = WorkerLostError(f"its worker process exited with code {exc.code}")
             stopped_by_us = self._already_cancelled or self._already_revoked

@@ -3,10 +3,15 @@ PostgreSQL database and Redis database number of their own."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from taskbeat.settings import Settings
-from tests.services import unique_namespace
+from tests.e2e.harness import free_port
+from tests.services import private_redis, unique_namespace
 
 
 @pytest.fixture
@@ -17,3 +22,11 @@ def settings(postgres_url: str, redis_url: str) -> Settings:
         namespace=unique_namespace(),
         default_queue="integration",
     )
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis of this test's own, on a spare port, that the test may stop."""
+    port = free_port()
+    with private_redis(tmp_path, port) as process:
+        yield f"redis://127.0.0.1:{port}/0", process
