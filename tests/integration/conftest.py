@@ -4,14 +4,21 @@ PostgreSQL database and Redis database number of their own."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
+from sqlalchemy import Engine
 
+from taskbeat.clock import utcnow
+from taskbeat.handler import HandlerRegistry
+from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.settings import Settings
 from tests.e2e.harness import free_port
 from tests.services import private_redis, unique_namespace
+from workers.app import make_runtime
+from workers.execution import WorkerRuntime
 
 
 @pytest.fixture
@@ -30,3 +37,15 @@ def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     with private_redis(tmp_path, port) as process:
         yield f"redis://127.0.0.1:{port}/0", process
+
+
+@pytest.fixture
+def worker_runtime(
+    settings: Settings, registry: HandlerRegistry
+) -> Iterator[Callable[[Engine], WorkerRuntime]]:
+    """What a worker process builds, on the engine given, with a recording publisher."""
+    client = redis.Redis.from_url(settings.redis_url)
+    yield lambda engine: make_runtime(
+        settings, engine, registry, RecordingPublisher(), utcnow, client
+    )
+    client.close()
