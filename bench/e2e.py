@@ -16,7 +16,7 @@ import redis
 from sqlalchemy import func, select
 
 from bench import bare_app
-from bench.env import BIN, BenchEnv, wait_until
+from bench.env import BenchEnv, wait_until
 from bench.seed import add_tasks
 from bench.table import Row
 from taskbeat.celery_app import make_celery
@@ -37,19 +37,10 @@ def e2e(env: BenchEnv, count: int, *, workers: int, concurrency: int, once: bool
 
 def _bare_celery_rate(env: BenchEnv, count: int, workers: int, concurrency: int) -> float:
     env.flush_redis()
-    command = [
-        *(str(BIN / "celery"), "-A", "bench.bare_app", "worker", "-P", "prefork"),
-        *(f"--concurrency={concurrency}", "--queues", bare_app.QUEUE, "--loglevel=WARNING"),
-    ]
-    environ = {**env.environ(), "BENCH_REDIS_URL": env.redis_url}
-    processes = [
-        env.start(f"bare-{n}", [*command, f"--hostname=bare{n}@%h"], environ)
-        for n in range(workers)
-    ]
+    processes = env.bare_workers(workers, concurrency)
     client = redis.Redis.from_url(env.redis_url)
     app = make_celery(env.settings)
     try:
-        _wait_for_consumers(client, workers)
         started = time.perf_counter()
         with app.producer_or_acquire() as producer, producer.batch(500):
             for number in range(count):
@@ -69,9 +60,8 @@ def _taskbeat_rate(env: BenchEnv, count: int, workers: int, concurrency: int, on
     env.reset_database()
     scheduler = env.taskbeat("scheduler", "scheduler")
     processes = env.workers("e2e", workers, concurrency)
-    client = redis.Redis.from_url(env.redis_url)
     try:
-        _wait_for_consumers(client, workers)
+        env.wait_for_consumers(workers)
         now = datetime.now(UTC)
         due = now + LEAD
         add_tasks(
@@ -87,24 +77,12 @@ def _taskbeat_rate(env: BenchEnv, count: int, workers: int, concurrency: int, on
     finally:
         for process in [*processes, scheduler]:
             env.stop(process)
-        client.close()
 
 
 def _succeeded(env: BenchEnv) -> int:
     query = select(func.count()).where(Execution.status == ExecutionStatus.SUCCEEDED)
     with env.engine.connect() as connection:
         return int(connection.scalar(query) or 0)
-
-
-def _wait_for_consumers(client: redis.Redis, workers: int) -> None:
-    """Until every worker is up and polling: Celery workers announce themselves to each
-    other over the pidbox fanout, which shows as clients blocked in BRPOP."""
-    wait_until(lambda: _blocked_clients(client) >= workers, 60, "the workers to start", 0.1)
-    time.sleep(0.5)  # let the pool processes finish starting too
-
-
-def _blocked_clients(client: redis.Redis) -> int:
-    return int(client.info("clients").get("blocked_clients", 0))
 
 
 def _drained(client: redis.Redis) -> bool:

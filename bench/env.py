@@ -23,6 +23,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import Engine, create_engine, text
 
+from bench import bare_app
 from taskbeat.db import make_engine, normalize_url
 from taskbeat.migrate import upgrade
 from taskbeat.names import wakeup_channel
@@ -83,6 +84,35 @@ class BenchEnv:
             self.taskbeat(f"{name}-{n}", "worker", f"-c{concurrency}", f"--hostname={name}{n}@%h")
             for n in range(count)
         ]
+
+    def bare_workers(self, count: int, concurrency: int) -> list[subprocess.Popen[bytes]]:
+        """`count` bare Celery workers (`bench.bare_app`), prefork `concurrency`, up and
+        polling when this returns."""
+        command = [
+            *(str(BIN / "celery"), "-A", "bench.bare_app", "worker", "-P", "prefork"),
+            *(f"--concurrency={concurrency}", "--queues", bare_app.QUEUE, "--loglevel=WARNING"),
+        ]
+        environ = {**self.environ(), "BENCH_REDIS_URL": self.redis_url}
+        processes = [
+            self.start(f"bare-{n}", [*command, f"--hostname=bare{n}@%h"], environ)
+            for n in range(count)
+        ]
+        self.wait_for_consumers(count)
+        return processes
+
+    def wait_for_consumers(self, workers: int) -> None:
+        """Until `workers` workers are up and polling: Celery workers announce themselves
+        to each other over the pidbox fanout, which shows as clients blocked in BRPOP."""
+        client = redis.Redis.from_url(self.redis_url)
+
+        def polling() -> bool:
+            return int(client.info("clients").get("blocked_clients", 0)) >= workers
+
+        try:
+            wait_until(polling, 60, "the workers to start", 0.1)
+        finally:
+            client.close()
+        time.sleep(0.5)  # let the pool processes finish starting too
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
         if process.poll() is None:

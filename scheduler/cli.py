@@ -38,7 +38,8 @@ def command(settings: Settings) -> None:
     publisher = RedisPublisher.from_settings(settings, make_celery(settings))
     beacon_redis = quick_client(settings.redis_url, REDIS_TIMEOUT)
     beacon = Beacon(beacon_redis, settings.namespace, settings.scheduler_alive_after, utcnow)
-    scheduler = Scheduler(settings, sessions, publisher, utcnow, beacon=beacon)
+    # The beacon's fail-fast client also reads the runs' alive keys for the sweeper.
+    scheduler = Scheduler(settings, sessions, publisher, utcnow, beacon_redis, beacon=beacon)
     alerts = AlertSender(settings, sessions, utcnow)
     listener = WakeupListener(
         settings.redis_url, wakeup_channel(settings.namespace), scheduler.wakeup

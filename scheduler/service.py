@@ -1,5 +1,8 @@
 """The scheduler process's loop: tick, sweep now and then, sleep until the next due time.
 
+A wake-up that fails on the database tells the lost-run sweeper, which then waits
+`lost_after` of unbroken database access before declaring any run lost.
+
 Each wake-up is timed and counted on the process's heartbeat (`taskbeat.monitoring.beacons`),
 which health and the dashboard read to know a scheduler is alive.
 """
@@ -11,10 +14,12 @@ import threading
 import time
 from datetime import datetime
 
+import redis
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.dispatch import Dispatcher
-from scheduler.sweeper import sweep_lost
+from scheduler.sweeper import LostRunSweeper
 from scheduler.wakeup import Wakeup
 from taskbeat.clock import Clock
 from taskbeat.monitoring.beacons import Beacon
@@ -32,6 +37,7 @@ class Scheduler:
         session_factory: sessionmaker[Session],
         publisher: Publisher,
         clock: Clock,
+        redis_client: redis.Redis,
         wakeup: Wakeup | None = None,
         beacon: Beacon | None = None,
     ) -> None:
@@ -42,6 +48,7 @@ class Scheduler:
         self.wakeup = wakeup or Wakeup()
         self.beacon = beacon
         self.dispatcher = Dispatcher(settings, session_factory, publisher, clock)
+        self.sweeper = LostRunSweeper(settings, session_factory, redis_client, clock)
         self._last_sweep: datetime | None = None
         self._stopping = threading.Event()
 
@@ -67,8 +74,11 @@ class Scheduler:
         started = time.monotonic()
         try:
             result = self.dispatcher.tick()
+            self.sweeper.database_answered()
             self._sweep_if_due()
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, SQLAlchemyError):
+                self.sweeper.database_failed()
             pause = self._settings.scheduler_error_pause
             log.exception("scheduler wake-up failed; trying again in %.1fs", pause)
             return pause
@@ -92,5 +102,5 @@ class Scheduler:
         interval = self._settings.sweep_interval
         if self._last_sweep is None or (now - self._last_sweep).total_seconds() >= interval:
             self._last_sweep = now
-            sweep_lost(self._settings, self._sessions, self._clock)
+            self.sweeper.sweep()
             republish_queued(self._settings, self._sessions, self._publisher, self._clock)

@@ -1,16 +1,32 @@
-"""The scheduler's sweep for lost runs: a running execution whose worker stopped
-heartbeating is settled as lost (or timed out, past its time limit) and retried by its
-task's policy. Republishing queued runs is the outbox relay's step 6."""
+"""The scheduler's sweep for lost runs: a `running` execution whose worker is gone is
+settled as lost (or timed out, past its time limit) and retried by its task's policy.
+Republishing queued runs is the outbox relay's step 6.
+
+A run still alive must never be declared lost, whatever was down meanwhile, so a run is
+settled only when all of these hold:
+1. its database heartbeat is older than `lost_after`;
+2. this scheduler has reached the database without a break for `lost_after` (a worker
+   whose stamps failed during an outage has stamped again by then), counted from the
+   scheduler's start;
+3. Redis answered, and the run's alive key is gone (`taskbeat.executions.liveness`);
+   Redis that cannot be asked settles nothing this sweep;
+4. Redis has kept its data (its epoch key unchanged) for `lost_after`: keys lost with
+   it have been set again by every live worker.
+A worker that can show its run alive in neither place ends itself after `fence_after`,
+before `lost_after` (`workers.heartbeat`), so a run settled here is not running.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
+import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
 from taskbeat.clock import Clock
+from taskbeat.executions import liveness
 from taskbeat.executions.lifecycle import ErrorInfo, Outcome, record_failure
 from taskbeat.logs import run_context
 from taskbeat.settings import Settings
@@ -20,20 +36,68 @@ from taskbeat.store.sweeps import QuietRun
 log = logging.getLogger(__name__)
 
 
-def sweep_lost(settings: Settings, session_factory: sessionmaker[Session], clock: Clock) -> int:
-    """Settle `running` executions with a stale heartbeat, each in its own transaction;
-    how many were settled."""
-    now = clock()
-    cutoff = now - timedelta(seconds=settings.lost_after)
-    with session_factory() as session:
-        quiet = store.sweeps.stale_running(session, cutoff, settings.scheduler_batch_size)
-    settled = 0
-    for run in quiet:
-        with session_factory.begin() as session:
+class LostRunSweeper:
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        client: redis.Redis,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._sessions = session_factory
+        self._redis = client
+        self._clock = clock
+        started = clock()
+        self._database_since: datetime | None = started
+        self._epoch: bytes | None = None
+        self._epoch_since = started
+
+    def database_failed(self) -> None:
+        """The database could not be reached: its outage may have kept workers from
+        stamping their heartbeats."""
+        self._database_since = None
+
+    def database_answered(self) -> None:
+        if self._database_since is None:
+            self._database_since = self._clock()
+
+    def sweep(self) -> int:
+        """Settle the runs known to be dead, each in its own transaction; how many."""
+        now = self._clock()
+        if not self._trusted(self._database_since, now):
+            return 0
+        cutoff = now - timedelta(seconds=self._settings.lost_after)
+        with self._sessions() as session:
+            quiet = store.sweeps.stale_running(session, cutoff, self._settings.scheduler_batch_size)
+        if not quiet:
+            return 0
+        alive = self._shown_alive([run.execution.id for run in quiet], now)
+        if alive is None:
+            return 0
+        return sum(self._settle(run, now) for run in quiet if run.execution.id not in alive)
+
+    def _shown_alive(self, execution_ids: list[int], now: datetime) -> frozenset[int] | None:
+        """The runs Redis shows alive; None when Redis cannot be trusted to say."""
+        try:
+            evidence = liveness.read(self._redis, self._settings.namespace, execution_ids)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("Redis cannot say which runs are alive (%s); none settled", exc)
+            return None
+        if evidence.epoch is None or evidence.epoch != self._epoch:
+            if self._epoch is not None or evidence.epoch is None:
+                self._epoch_since = now  # Redis lost its data, alive keys with it
+            self._epoch = evidence.epoch
+        return evidence.alive if self._trusted(self._epoch_since, now) else None
+
+    def _trusted(self, since: datetime | None, now: datetime) -> bool:
+        return since is not None and (now - since).total_seconds() >= self._settings.lost_after
+
+    def _settle(self, run: QuietRun, now: datetime) -> bool:
+        with self._sessions.begin() as session:
             recorded = record_failure(session, run.execution, settlement(run, now), now)
         if recorded is None:
-            continue
-        settled += 1
+            return False
         with run_context(run.execution.task_name, run.execution.id, run.execution.attempt):
             log.warning(
                 "execution %s (task %s, attempt %s) %s; retry: %s",
@@ -43,7 +107,7 @@ def sweep_lost(settings: Settings, session_factory: sessionmaker[Session], clock
                 recorded.status,
                 recorded.retry_execution_id,
             )
-    return settled
+        return True
 
 
 def settlement(run: QuietRun, now: datetime) -> Outcome:

@@ -25,3 +25,9 @@ def scheduler_beacons_key(namespace: str) -> str:
 def scheduler_beacon_key(namespace: str, scheduler_id: str) -> str:
     """A hash of one scheduler's latest figures (expires with its heartbeat)."""
     return f"{namespace}:scheduler:{scheduler_id}"
+
+
+def alive_key(namespace: str, execution_id: int) -> str:
+    """A key that exists while a worker shows execution `execution_id` alive (it expires
+    `lost_after` seconds after the worker last set it)."""
+    return f"{namespace}:alive:{execution_id}"

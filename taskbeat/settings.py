@@ -6,7 +6,14 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from taskbeat.errors import ConfigurationError
 
@@ -53,7 +60,14 @@ class Settings(BaseModel):
     # been lost); a duplicate is harmless, the claim lets one through.
     requeue_after: Seconds = 900.0
     heartbeat_interval: Seconds = 10.0
+    # A running run is declared lost only when its database heartbeat is older than
+    # this, its Redis alive key (set each heartbeat, this TTL) is gone, and the sweeping
+    # scheduler has reached the database and Redis's data unbroken for this long.
     lost_after: Seconds = 60.0
+    # A worker that could show a run alive neither in the database nor in Redis for
+    # this long ends its process, so the run cannot go on beside a retry. Unset: half
+    # of lost_after. At least two heartbeat intervals, and below lost_after.
+    fence_after: Seconds | None = None
     # The hard time limit is the task's timeout plus this, so the soft limit fires first.
     hard_timeout_grace: Seconds = 10.0
     visibility_timeout: Seconds = 3600.0
@@ -100,6 +114,22 @@ class Settings(BaseModel):
     log_max_lines: int = Field(default=1000, ge=1)
     traceback_max_chars: int = Field(default=16_384, ge=256)
     error_message_max_chars: int = Field(default=4096, ge=256)
+
+    @property
+    def fence_seconds(self) -> float:
+        return self.fence_after if self.fence_after is not None else self.lost_after / 2
+
+    @model_validator(mode="after")
+    def _fence_fits(self) -> Settings:
+        # The fence must fire before the sweeper may settle (lost_after after the last
+        # proof), with room for the one-second check and a Redis timeout in between.
+        if not 2 * self.heartbeat_interval <= self.fence_seconds < self.lost_after:
+            raise ValueError(
+                f"fence_after ({self.fence_seconds:g}) must be at least twice "
+                f"heartbeat_interval ({self.heartbeat_interval:g}) and below "
+                f"lost_after ({self.lost_after:g})"
+            )
+        return self
 
     @field_validator("handler_modules", "metrics_allow", "webhook_allowed_hosts", mode="before")
     @classmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -96,3 +98,8 @@ def cut_worker_connections(params: dict[str, Any], context: HandlerContext) -> i
     finally:
         engine.dispose()
     return int(cut)
+
+
+@handler("end-process", description="Kills its worker process, as the OOM killer would.")
+def end_process(params: dict[str, Any], context: HandlerContext) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)

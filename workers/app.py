@@ -7,6 +7,7 @@ import os
 import time
 from typing import Any
 
+import redis
 from celery import Celery, Task
 from celery.exceptions import Reject
 from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
@@ -24,10 +25,12 @@ from taskbeat.db import (
 )
 from taskbeat.handler import HandlerRegistry
 from taskbeat.names import RUN_EXECUTION
-from taskbeat.outbox.publisher import Publisher, RedisPublisher
+from taskbeat.outbox.publisher import REDIS_TIMEOUT, Publisher, RedisPublisher
+from taskbeat.redis_clients import quick_client
 from taskbeat.settings import Settings
 from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 from workers.heartbeat import Heartbeats
+from workers.pool_deaths import PoolDeaths, request_class, worker_name
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +72,11 @@ class RuntimeHolder:
                 autocommit=True,
                 limits=SessionLimits.from_settings(self._settings),
             )
-            self._publisher = RedisPublisher.from_settings(self._settings, self._celery)
+            # One fail-fast Redis client for publishing and the alive keys.
+            client = quick_client(self._settings.redis_url, REDIS_TIMEOUT)
+            self._publisher = RedisPublisher.from_settings(self._settings, self._celery, client)
             self._runtime = make_runtime(
-                self._settings, engine, self._registry, self._publisher, utcnow
+                self._settings, engine, self._registry, self._publisher, utcnow, client
             )
             self._pid = os.getpid()
         return self._runtime
@@ -92,6 +97,7 @@ def make_runtime(
     registry: HandlerRegistry,
     publisher: Publisher,
     clock: Clock,
+    client: redis.Redis,
 ) -> WorkerRuntime:
     """What the task body needs in one process, on `engine`."""
     return WorkerRuntime(
@@ -101,7 +107,7 @@ def make_runtime(
         registry=registry,
         publisher=publisher,
         clock=clock,
-        heartbeats=Heartbeats(engine, settings.heartbeat_interval, clock),
+        heartbeats=Heartbeats(engine, client, settings, clock),
     )
 
 
@@ -110,13 +116,18 @@ def create_worker_app(settings: Settings, registry: HandlerRegistry | None = Non
     holder = RuntimeHolder(settings, registry or load_registry(settings), app)
 
     @app.task(  # type: ignore[untyped-decorator]
-        name=RUN_EXECUTION, bind=True, acks_late=True, reject_on_worker_lost=True, shared=False
+        name=RUN_EXECUTION,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        shared=False,
+        Request=request_class(PoolDeaths(settings, utcnow)),
     )
     def run_execution_task(self: Task, execution_id: Any) -> str | None:
         if not isinstance(execution_id, int) or isinstance(execution_id, bool):
             log.error("dropped a message whose execution id is %r, not an integer", execution_id)
             return None
-        worker = f"{self.request.hostname or 'worker'}:{os.getpid()}"
+        worker = worker_name(self.request.hostname, os.getpid())
         try:
             status = run_execution(holder.get(), execution_id, worker)
         except DatabaseUnavailable as exc:

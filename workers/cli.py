@@ -6,8 +6,11 @@ import click
 
 from taskbeat.db import make_engine
 from taskbeat.migrate import require_current
+from taskbeat.outbox.publisher import REDIS_TIMEOUT
+from taskbeat.redis_clients import quick_client
 from taskbeat.settings import Settings
 from workers.app import create_worker_app
+from workers.startup import check_redis_keeps_queues, warn_if_visibility_timeout_short
 
 
 @click.command(
@@ -20,9 +23,7 @@ from workers.app import create_worker_app
 def command(settings: Settings, celery_args: tuple[str, ...]) -> None:
     """Run a worker. Celery worker options pass through, e.g. --concurrency 4 -Q reports."""
     if "--help" not in celery_args:
-        engine = make_engine(settings.database_url, pool_size=1)
-        require_current(engine)
-        engine.dispose()
+        check_before_start(settings)
     app = create_worker_app(settings)
     # In JSON, Celery's start-up banner (printed, not logged) would be the one line that is
     # not an object: --quiet leaves it out.
@@ -31,3 +32,16 @@ def command(settings: Settings, celery_args: tuple[str, ...]) -> None:
     if not any(arg in ("-Q", "--queues") or arg.startswith("--queues=") for arg in celery_args):
         argv += ["--queues", settings.default_queue]
     app.worker_main(argv=argv)
+
+
+def check_before_start(settings: Settings) -> None:
+    """Refuse to start on a database or a Redis that would break a guarantee."""
+    engine = make_engine(settings.database_url, pool_size=1)
+    client = quick_client(settings.redis_url, REDIS_TIMEOUT)
+    try:
+        require_current(engine)
+        check_redis_keeps_queues(client)
+        warn_if_visibility_timeout_short(settings, engine)
+    finally:
+        client.close()
+        engine.dispose()

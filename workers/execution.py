@@ -5,8 +5,8 @@
    and does nothing.
 2. Look up the handler and validate the params (in memory); a missing handler or bad
    params is a failure no retry can fix.
-3. Run the handler, its heartbeat stamped by the process's heartbeat thread and its
-   log lines captured.
+3. Run the handler, shown alive by the process's heartbeat threads (`workers.heartbeat`:
+   the database heartbeat, the Redis alive key, the fence) and its log lines captured.
 4. Record the outcome: a success in one statement; a failure with retries left adds
    the next attempt as a new row, due after the backoff, and wakes the scheduler.
 """
@@ -93,7 +93,7 @@ def _run_claimed(runtime: WorkerRuntime, claim: Claim) -> ExecutionStatus | None
         return _record(runtime, claim, prepared)
     # Stamped until the outcome is written: a write waiting out a database outage
     # belongs to a live run.
-    with runtime.heartbeats.watching(run.id):
+    with runtime.heartbeats.watching(run.id, run.started_at):
         return _record(runtime, claim, invoke(prepared, runtime.settings))
 
 

@@ -1,73 +1,174 @@
-"""One thread per worker process stamps the heartbeat of every run it is executing, so
-the sweeper can tell a live run from one whose worker died.
+"""Each worker process shows the runs it executes alive, twice over, and stops them
+if it cannot.
 
-One statement per interval for all of the process's runs, and none for a run shorter
-than the interval (its claim stamped it already). A run the stamp no longer finds
-`running` was settled by someone else (the sweeper declared it lost): it is noted in
-`lost`, so the worker knows before it records anything.
+1. The database heartbeat: one statement per interval stamps `heartbeat_at` of all the
+   process's runs (none for a run shorter than the interval: its claim stamped it).
+   A run the stamp no longer finds `running` was settled by someone else; it is noted
+   in `lost`.
+2. The Redis alive keys (`taskbeat.executions.liveness`): one pipelined round trip per
+   interval sets a key per run, TTL `lost_after`, and deletes the keys of runs that
+   ended since. No key is set when a watch starts (that would be a round trip on the
+   hot path): until the first interval, the claim's own stamp covers the run. Its own
+   thread, so a database that hangs does not stop it.
+3. The fence: that same thread checks, every second, when each run was last shown alive
+   by either signal. Past `fence_after` (half of `lost_after` by default), the process
+   ends at once (`os._exit`), so the handler cannot go on beside the retry the sweeper
+   will add once `lost_after` has passed. A prefork pool child dies (Celery starts
+   another, and settles the run: see `workers.pool_deaths`); with the threads or solo
+   pool the whole worker ends, for its supervisor to restart.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
+import redis
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from taskbeat import store
 from taskbeat.clock import Clock
 from taskbeat.db import one_statement
+from taskbeat.executions import liveness
+from taskbeat.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# The exit code of a process the fence ended (EX_SOFTWARE).
+FENCED_EXIT_CODE = 70
+FENCE_CHECK_EVERY = 1.0
+
+
+def end_process(reason: str) -> None:
+    """Log why, then end the process without unwinding: no handler code runs after."""
+    log.critical("%s; ending this worker process now", reason)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(FENCED_EXIT_CODE)
+
 
 class Heartbeats:
-    def __init__(self, engine: Engine, interval: float, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        client: redis.Redis,
+        settings: Settings,
+        clock: Clock,
+        fence: Callable[[str], None] = end_process,
+    ) -> None:
         self._engine = engine
-        self._interval = interval
+        self._redis = client
+        self._namespace = settings.namespace
+        self._interval = settings.heartbeat_interval
+        self._ttl = settings.lost_after
+        self._fence_after = settings.fence_seconds
         self._clock = clock
-        self._running: set[int] = set()
+        self._fence = fence
+        # Each watched run, and when it was last shown alive (in either place).
+        self._shown: dict[int, datetime] = {}
+        self._ended: set[int] = set()  # alive keys to delete
         self.lost: set[int] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     @contextmanager
-    def watching(self, execution_id: int) -> Iterator[None]:
-        """Keep stamping `execution_id` while the block runs."""
+    def watching(self, execution_id: int, claimed_at: datetime) -> Iterator[None]:
+        """Keep showing `execution_id` alive while the block runs; the claim at
+        `claimed_at` stamped it."""
         with self._lock:
-            self._running.add(execution_id)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
-                self._thread.start()
+            self._shown[execution_id] = claimed_at
+            if not self._threads:
+                self._start()
         try:
             yield
         finally:
             with self._lock:
-                self._running.discard(execution_id)
+                del self._shown[execution_id]
+                self._ended.add(execution_id)
 
     def stamp(self) -> None:
-        """Stamp every watched run now (the thread calls this each interval)."""
+        """Stamp every watched run's database heartbeat now."""
         with self._lock:
-            watched = list(self._running)
+            watched = list(self._shown)
         if not watched:
             return
+        now = self._clock()
         with one_statement(self._engine) as connection:
-            alive = store.sweeps.touch_heartbeats(connection, watched, self._clock())
+            running = store.sweeps.touch_heartbeats(connection, watched, now)
         with self._lock:
-            self.lost.update(set(watched) - alive)
+            self.lost.update(set(watched) - running)
+        self._shown_alive(running, now)
+
+    def refresh(self) -> None:
+        """Set every watched run's alive key now, and delete those of ended runs."""
+        with self._lock:
+            watched, ended = list(self._shown), self._ended
+            self._ended = set()
+        now = self._clock()
+        try:
+            liveness.refresh(self._redis, self._namespace, watched, ended, self._ttl)
+        except BaseException:
+            with self._lock:
+                self._ended |= ended  # deleted next time (they expire anyway)
+            raise
+        self._shown_alive(watched, now)
+
+    def check_fence(self) -> None:
+        """End the process if a watched run has not been shown alive for too long."""
+        now = self._clock()
+        with self._lock:
+            unproven = {
+                execution_id: (now - shown).total_seconds()
+                for execution_id, shown in self._shown.items()
+                if (now - shown).total_seconds() > self._fence_after
+            }
+        if unproven:
+            ids = ", ".join(f"{eid} ({age:.1f}s)" for eid, age in sorted(unproven.items()))
+            self._fence(
+                f"fenced: execution {ids} not shown alive in the database or in Redis "
+                f"for over {self._fence_after:g}s; a retry may start once "
+                f"{self._ttl:g}s have passed"
+            )
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self._interval + 5)
+        for thread in self._threads:
+            thread.join(timeout=self._interval + 5)
 
-    def _run(self) -> None:
+    def _shown_alive(self, execution_ids: list[int] | set[int], when: datetime) -> None:
+        with self._lock:
+            for execution_id in execution_ids:
+                if execution_id in self._shown and self._shown[execution_id] < when:
+                    self._shown[execution_id] = when
+
+    def _start(self) -> None:
+        for name, target in (("heartbeats", self._stamp_loop), ("alive-keys", self._key_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _stamp_loop(self) -> None:
         while not self._stopping.wait(self._interval):
             try:
                 self.stamp()
             except SQLAlchemyError as exc:
                 log.warning("heartbeat stamp failed: %s", exc)
+
+    def _key_loop(self) -> None:
+        """Refresh the keys each interval; check the fence each second."""
+        ticks = max(round(self._interval / FENCE_CHECK_EVERY), 1)
+        tick = 0
+        while not self._stopping.wait(min(FENCE_CHECK_EVERY, self._interval)):
+            tick += 1
+            if tick % ticks == 0:
+                try:
+                    self.refresh()
+                except (redis.RedisError, OSError) as exc:
+                    log.warning("setting the runs' alive keys failed: %s", exc)
+            self.check_fence()

@@ -56,8 +56,11 @@ class RedisPublisher:
         self._epoch_key = broker_epoch_key(settings.namespace)
 
     @classmethod
-    def from_settings(cls, settings: Settings, celery: Celery) -> RedisPublisher:
-        client = quick_client(settings.redis_url, REDIS_TIMEOUT)
+    def from_settings(
+        cls, settings: Settings, celery: Celery, client: redis.Redis | None = None
+    ) -> RedisPublisher:
+        """A publisher on `client`, or on a fail-fast client of its own."""
+        client = client or quick_client(settings.redis_url, REDIS_TIMEOUT)
         return cls(client, MessageBuilder(celery, settings.hard_timeout_grace), settings)
 
     def publish(self, messages: Sequence[RunMessage]) -> list[int]:

@@ -45,6 +45,18 @@ def stale_running(db: Executor, heartbeat_before: datetime, limit: int) -> list[
     ]
 
 
+def held_by(db: Executor, execution_id: int, worker: str) -> RunningExecution | None:
+    """The execution, if it is `running` in `worker`'s hands."""
+    row = db.execute(
+        select(*RUNNING_COLUMNS).where(
+            Execution.id == execution_id,
+            Execution.status == ExecutionStatus.RUNNING,
+            Execution.worker == worker,
+        )
+    ).first()
+    return None if row is None else RunningExecution(*row)
+
+
 def touch_heartbeats(db: Executor, execution_ids: Sequence[int], now: datetime) -> set[int]:
     """Stamp these running executions; the ids that were still running."""
     if not execution_ids:

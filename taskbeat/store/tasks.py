@@ -168,3 +168,8 @@ def number_manual_run(session: Session, task_id: int, now: datetime, *, test: bo
     if number is None:
         raise NotFound(f"no task {task_id}")
     return int(number)
+
+
+def longest_timeout(db: Executor) -> float | None:
+    """The longest time limit any task has; None if none has one."""
+    return db.scalar(select(func.max(Task.timeout)))

@@ -3,10 +3,22 @@ PostgreSQL database and Redis database number of their own."""
 
 from __future__ import annotations
 
-import pytest
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from taskbeat.clock import utcnow
+from taskbeat.handler import HandlerRegistry
+from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.settings import Settings
-from tests.services import unique_namespace
+from tests.e2e.harness import free_port
+from tests.services import private_redis, unique_namespace
+from workers.app import make_runtime
+from workers.execution import WorkerRuntime
 
 
 @pytest.fixture
@@ -17,3 +29,23 @@ def settings(postgres_url: str, redis_url: str) -> Settings:
         namespace=unique_namespace(),
         default_queue="integration",
     )
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis of this test's own, on a spare port, that the test may stop."""
+    port = free_port()
+    with private_redis(tmp_path, port) as process:
+        yield f"redis://127.0.0.1:{port}/0", process
+
+
+@pytest.fixture
+def worker_runtime(
+    settings: Settings, registry: HandlerRegistry
+) -> Iterator[Callable[[Engine], WorkerRuntime]]:
+    """What a worker process builds, on the engine given, with a recording publisher."""
+    client = redis.Redis.from_url(settings.redis_url)
+    yield lambda engine: make_runtime(
+        settings, engine, registry, RecordingPublisher(), utcnow, client
+    )
+    client.close()

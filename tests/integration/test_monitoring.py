@@ -4,11 +4,8 @@ worker and scheduler heartbeat: states forced by stopping the scheduler, then Re
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import redis
@@ -29,35 +26,9 @@ from taskbeat.monitoring.beacons import Beacon
 from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.status import AlertEvent, ApiRole, ExecutionStatus
 from taskbeat.store.listings import ExecutionFilter
-from tests.e2e.harness import free_port, wait_until
+from tests.e2e.harness import wait_until
 from tests.runs import claimed, settle
 from workers.app import create_worker_app
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Redis of this test's own, on a spare port, that the test may stop."""
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    wait_until(lambda: _pings(client), 20, "the test's own Redis to start")
-    client.close()
-    yield url, process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 def test_health_goes_ok_then_degraded_without_a_scheduler_then_down_without_redis(
@@ -69,7 +40,9 @@ def test_health_goes_ok_then_degraded_without_a_scheduler_then_down_without_redi
     client = app.test_client()
     beacon_redis = redis.Redis.from_url(url)
     beacon = Beacon(beacon_redis, settings.namespace, settings.scheduler_alive_after, utcnow)
-    scheduler = Scheduler(settings, sessions, RecordingPublisher(), utcnow, beacon=beacon)
+    scheduler = Scheduler(
+        settings, sessions, RecordingPublisher(), utcnow, beacon_redis, beacon=beacon
+    )
     with sessions.begin() as session:
         _, key = create_key(session, name="ops", role=ApiRole.VIEWER, now=utcnow())
     try:

@@ -21,7 +21,6 @@ from taskbeat.status import ApiRole, ExecutionStatus
 from taskbeat.tasks import operations
 from taskbeat.tasks.fields import RunRequest, TaskDefinition
 from tests.runs import claim, claimed, settle
-from workers.app import make_runtime
 from workers.execution import run_execution
 
 
@@ -105,7 +104,7 @@ def test_deleting_a_task_while_workers_claim_and_finish_its_runs_never_deadlocks
 
 
 def test_an_outcome_the_database_refuses_is_recorded_without_its_payload(
-    settings, engine, sessions, registry
+    settings, engine, sessions, registry, worker_runtime
 ):
     """A trigger stands in for any refusal we have not thought of: the run must still be
     settled, not left `running` to be re-run as lost."""
@@ -134,7 +133,7 @@ def test_an_outcome_the_database_refuses_is_recorded_without_its_payload(
         execution, _ = operations.create_manual_run(
             session, "refused", RunRequest(), registry, now=now, lease_until=now
         )
-    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = worker_runtime(engine)
     assert run_execution(runtime, execution.id, "w") is ExecutionStatus.SUCCEEDED
     with sessions() as session:
         stored = store.executions.get_execution(session, execution.id)
@@ -142,9 +141,11 @@ def test_an_outcome_the_database_refuses_is_recorded_without_its_payload(
     assert stored.error_type == "OutcomeNotStored"
 
 
-def test_odd_handler_values_are_stored_on_postgresql(settings, engine, sessions, registry):
+def test_odd_handler_values_are_stored_on_postgresql(
+    settings, engine, sessions, registry, worker_runtime
+):
     now = utcnow()
-    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = worker_runtime(engine)
     with sessions.begin() as session:
         for name, params in (("raises", {}), ("returns", {"return": True})):
             definition = TaskDefinition(

@@ -10,12 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
-from taskbeat.clock import utcnow
 from taskbeat.db import ProcessKind, make_engine
-from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.status import ExecutionStatus
 from tests.runs import history, status_of
-from workers.app import make_runtime
 from workers.execution import run_execution
 
 
@@ -60,10 +57,10 @@ def worker_engine(settings) -> Iterator[Engine]:
 
 
 def test_a_successful_run_costs_two_statements_and_no_other_round_trip(
-    settings, worker_engine, sessions, registry, make_task, run_now
+    settings, worker_engine, sessions, registry, make_task, run_now, worker_runtime
 ):
     engine = worker_engine
-    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = worker_runtime(engine)
     task = make_task(handler="echo", max_retries=2)
     warm_up = run_now(task)  # the first run on a connection asks PostgreSQL its settings
     run_execution(runtime, warm_up.id, "w:1")
@@ -86,10 +83,10 @@ def test_a_successful_run_costs_two_statements_and_no_other_round_trip(
 
 
 def test_a_run_that_reads_its_last_execution_pays_for_it_and_only_then(
-    settings, worker_engine, registry, make_task, run_now
+    settings, worker_engine, registry, make_task, run_now, worker_runtime
 ):
     engine = worker_engine
-    runtime = make_runtime(settings, engine, registry, RecordingPublisher(), utcnow)
+    runtime = worker_runtime(engine)
     task = make_task(handler="needs-count", params={"count": 1})
     run_execution(runtime, run_now(task).id, "w:1")
     execution = run_now(task)

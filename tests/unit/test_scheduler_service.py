@@ -17,7 +17,7 @@ from taskbeat.redis_clients import quick_client
 
 @pytest.fixture
 def scheduler(settings, sessions, publisher, clock) -> Scheduler:
-    return Scheduler(settings, sessions, publisher, clock)
+    return Scheduler(settings, sessions, publisher, clock, fakeredis.FakeRedis())
 
 
 def test_with_nothing_defined_it_sleeps_the_longest_allowed(scheduler, settings):
@@ -42,14 +42,16 @@ def test_a_full_batch_means_no_sleep(settings, sessions, publisher, clock, make_
     for number in range(3):
         make_task(name=f"t{number}", schedule="now")
     small = settings.model_copy(update={"scheduler_batch_size": 2})
-    assert Scheduler(small, sessions, publisher, clock).run_once() == 0.0
+    assert Scheduler(small, sessions, publisher, clock, fakeredis.FakeRedis()).run_once() == 0.0
 
 
 def test_a_failing_wake_up_is_logged_and_retried_after_a_pause(settings, publisher, clock, caplog):
     broken = settings.model_copy(update={"database_url": "sqlite:////nonexistent/dir/x.db"})
     engine = make_engine(broken.database_url)
     try:
-        scheduler = Scheduler(broken, make_session_factory(engine), publisher, clock)
+        scheduler = Scheduler(
+            broken, make_session_factory(engine), publisher, clock, fakeredis.FakeRedis()
+        )
         assert scheduler.run_once() == broken.scheduler_error_pause
         assert "scheduler wake-up failed" in caplog.text
     finally:
@@ -61,7 +63,7 @@ def looping(settings, sessions, publisher, clock):
     """A scheduler whose loop runs in a thread, sleeping up to 60 s between wake-ups;
     yields it and an event set after each wake-up."""
     patient = settings.model_copy(update={"scheduler_max_sleep": 60.0})
-    scheduler = Scheduler(patient, sessions, publisher, clock)
+    scheduler = Scheduler(patient, sessions, publisher, clock, fakeredis.FakeRedis())
     woke = threading.Event()
     original = scheduler.run_once
 
@@ -103,7 +105,9 @@ def test_each_wake_up_beats_the_heartbeat_and_a_clean_stop_removes_it(
 ):
     client = fakeredis.FakeRedis()
     beacon = Beacon(client, settings.namespace, settings.scheduler_alive_after, clock)
-    scheduler = Scheduler(settings, sessions, publisher, clock, beacon=beacon)
+    scheduler = Scheduler(
+        settings, sessions, publisher, clock, fakeredis.FakeRedis(), beacon=beacon
+    )
     scheduler.run_once()
     now = clock().timestamp()
     [alive] = alive_schedulers(client, settings.namespace, now, settings.scheduler_alive_after)
@@ -125,7 +129,9 @@ def test_a_heartbeat_redis_cannot_take_does_not_stop_the_loop(
 ):
     unreachable = quick_client("redis://127.0.0.1:1/0", 0.2)
     beacon = Beacon(unreachable, settings.namespace, 30, clock)
-    scheduler = Scheduler(settings, sessions, publisher, clock, beacon=beacon)
+    scheduler = Scheduler(
+        settings, sessions, publisher, clock, fakeredis.FakeRedis(), beacon=beacon
+    )
     make_task(schedule="now")
     started = time.monotonic()
     scheduler.run_once()

@@ -81,3 +81,11 @@ def test_every_setting_is_documented_in_the_readme():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"TASKBEAT_{name.upper()}" not in readme]
     assert missing == []
+
+
+def test_a_fence_that_would_fire_after_a_run_may_be_retried_is_refused():
+    assert Settings(lost_after=60).fence_seconds == 30
+    with pytest.raises(ValueError, match="fence_after"):
+        Settings(lost_after=60, fence_after=60)
+    with pytest.raises(ValueError, match="fence_after"):
+        Settings(heartbeat_interval=10, fence_after=15)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import fakeredis
 import pytest
 from celery.exceptions import Reject
 from sqlalchemy import delete
@@ -25,7 +26,7 @@ from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 
 @pytest.fixture
 def runtime(settings, engine, registry, publisher, clock) -> WorkerRuntime:
-    return make_runtime(settings, engine, registry, publisher, clock)
+    return make_runtime(settings, engine, registry, publisher, clock, fakeredis.FakeRedis())
 
 
 def test_a_successful_run_records_result_logs_duration_and_worker(
@@ -229,7 +230,7 @@ def test_big_results_and_long_logs_are_capped(
     settings, engine, sessions, registry, publisher, clock, make_task, run_now
 ):
     small = settings.model_copy(update={"result_max_bytes": 1024, "log_max_lines": 5})
-    runtime = make_runtime(small, engine, registry, publisher, clock)
+    runtime = make_runtime(small, engine, registry, publisher, clock, fakeredis.FakeRedis())
     task = make_task(handler="chatty", params={"lines": 50, "size": 100_000})
     run_execution(runtime, run_now(task).id, WORKER)
     [done] = history(sessions, task)
@@ -270,7 +271,7 @@ def test_a_database_that_is_down_hands_the_message_back(settings, registry, publ
     broken = settings.model_copy(update={"database_url": "sqlite:////nonexistent/dir/x.db"})
     engine = make_engine(broken.database_url)
     try:
-        runtime = make_runtime(broken, engine, registry, publisher, clock)
+        runtime = make_runtime(broken, engine, registry, publisher, clock, fakeredis.FakeRedis())
         with pytest.raises(DatabaseUnavailable):
             run_execution(runtime, 1, WORKER)
     finally:
