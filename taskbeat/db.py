@@ -42,6 +42,7 @@ class SessionLimits:
     lock: float
     statement: float
     idle_in_transaction: float
+    connect: float = 10.0  # a server that neither answers nor refuses is given up on
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionLimits:
@@ -49,6 +50,7 @@ class SessionLimits:
             lock=settings.db_lock_timeout,
             statement=settings.db_statement_timeout,
             idle_in_transaction=settings.db_idle_in_transaction_timeout,
+            connect=settings.db_connect_timeout,
         )
 
     def options(self) -> str:
@@ -104,6 +106,7 @@ def make_engine(
     connect_args = {"application_name": f"taskbeat-{kind.value}", **options.pop("connect_args", {})}
     if limits is not None:
         connect_args["options"] = limits.options()
+        connect_args["connect_timeout"] = max(2, round(limits.connect))  # libpq: whole seconds
     return create_engine(parsed, connect_args=connect_args, **options)
 
 

@@ -84,6 +84,7 @@ class Settings(BaseModel):
     db_lock_timeout: Seconds = 5.0
     db_statement_timeout: Seconds = 60.0
     db_idle_in_transaction_timeout: Seconds = 10.0
+    db_connect_timeout: Seconds = 10.0
 
     # Monitoring. A scheduler whose heartbeat is older than this counts as gone.
     scheduler_alive_after: Seconds = 30.0

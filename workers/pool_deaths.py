@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from taskbeat import store
 from taskbeat.clock import Clock
-from taskbeat.db import ProcessKind, make_engine, make_session_factory
+from taskbeat.db import ProcessKind, SessionLimits, make_engine, make_session_factory
 from taskbeat.executions.lifecycle import ErrorInfo, Outcome, Recorded, record_failure
 from taskbeat.logs import run_context
 from taskbeat.settings import Settings
@@ -55,7 +55,12 @@ class PoolDeaths:
     def settle(self, execution_id: int, worker: str, reason: str) -> Recorded | None:
         """Record `worker`'s run of `execution_id` failed for `reason`, if it still holds
         it; None if it did not (already settled, or never claimed)."""
-        engine = make_engine(self._settings.database_url, ProcessKind.WORKER, pool_size=1)
+        engine = make_engine(
+            self._settings.database_url,
+            ProcessKind.WORKER,
+            pool_size=1,
+            limits=SessionLimits.from_settings(self._settings),
+        )
         try:
             with make_session_factory(engine).begin() as session:
                 run = store.sweeps.held_by(session.connection(), execution_id, worker)

@@ -127,6 +127,6 @@ def test_a_claim_meeting_a_held_lock_gives_up_and_hands_the_message_back(
 
 
 def test_session_limits_are_milliseconds_in_libpq_options():
-    assert SessionLimits(5, 60, 0.25).options() == (
+    assert SessionLimits(5, 60, 0.25, connect=3).options() == (
         "-c lock_timeout=5000 -c statement_timeout=60000 -c idle_in_transaction_session_timeout=250"
     )
