@@ -19,7 +19,6 @@ from taskbeat.models import Execution
 from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.status import ExecutionStatus
 from tests.runs import history
-from workers.app import make_runtime
 from workers.execution import DatabaseUnavailable, run_execution
 
 QUICK = SessionLimits(lock=0.5, statement=60.0, idle_in_transaction=1.0)
@@ -65,9 +64,9 @@ def test_server_sessions_open_with_their_bounds(settings, worker_engine):
 
 
 def test_an_outcome_is_recorded_after_the_workers_connection_is_cut(
-    settings, worker_engine, sessions, registry, make_task, run_now
+    settings, worker_engine, worker_runtime, sessions, make_task, run_now
 ):
-    runtime = make_runtime(settings, worker_engine, registry, RecordingPublisher(), utcnow)
+    runtime = worker_runtime(worker_engine)
     task = make_task(
         handler="cut-worker-connections", params={"database_url": settings.database_url}
     )
@@ -107,9 +106,9 @@ def test_a_frozen_schedulers_transaction_is_ended_and_another_dispatches_its_tas
 
 
 def test_a_claim_meeting_a_held_lock_gives_up_and_hands_the_message_back(
-    settings, worker_engine, scheduler_engine, registry, make_task, run_now
+    worker_engine, worker_runtime, scheduler_engine, make_task, run_now
 ):
-    runtime = make_runtime(settings, worker_engine, registry, RecordingPublisher(), utcnow)
+    runtime = worker_runtime(worker_engine)
     execution = run_now(make_task())
     with scheduler_engine.connect() as holder:
         holder.begin()
