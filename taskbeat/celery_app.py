@@ -25,7 +25,9 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": settings.visibility_timeout},
-        worker_send_task_events=True,
+        # Task events (received, started, succeeded: three Redis publishes a run from the
+        # worker's main process, a fifth of a worker's CPU in bench/e2e.py) are Celery's
+        # default, off: the history is in SQL. Flower turns them on when it connects.
         # A "sent" event per publish doubles the scheduler's cost per message (measured by
         # bench/dispatch.py); workers' "received" events give Flower the same picture.
         task_send_sent_event=False,

@@ -1,8 +1,10 @@
-"""Flower still works beside taskbeat: it sees a taskbeat run, from a real worker's events."""
+"""Flower still works beside taskbeat: it turns a real worker's task events on and sees a
+taskbeat run from them."""
 
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -51,12 +53,16 @@ def test_flower_shows_a_taskbeat_run_from_a_live_worker(environment, registry, t
     try:
         api = f"http://127.0.0.1:{port}/api"
         wait_until(lambda: _workers(api), 60, "Flower to see the worker")
-        execution_id = _run_now(settings, make_session_factory(engine), publisher, registry)
+        sessions = make_session_factory(engine)
+        runs = _TaskRuns(settings, sessions, publisher, registry)
 
+        # Workers send no task events until Flower turns them on (every 5 s, as it
+        # starts): run the task now and then until Flower shows a run.
         def seen() -> dict | None:
+            execution_ids = runs.run_now_and_then(every=2.0)
             tasks = requests.get(f"{api}/tasks", timeout=5).json()
             for task in tasks.values():
-                if task["name"] == "taskbeat.run_execution" and task["args"] == f"[{execution_id}]":
+                if task["name"] == "taskbeat.run_execution" and task["args"] in execution_ids:
                     return task if task["state"] == "SUCCESS" else None
             return None
 
@@ -77,15 +83,35 @@ def _workers(api: str) -> list[str]:
         return []
 
 
-def _run_now(settings, sessions, publisher, registry) -> int:
-    now = utcnow()
-    with sessions.begin() as session:
-        definition = TaskDefinition(name="seen-by-flower", handler="echo", schedule="@yearly")
-        operations.create_task(session, definition, registry, now=now, default_queue="taskbeat")
-        execution, task = operations.create_manual_run(
-            session, definition.name, RunRequest(), registry, now=now,
-            lease_until=now + timedelta(seconds=30),
-        )  # fmt: skip
-        message = run_message(execution.id, task)
-    assert publish_leased(sessions, publisher, [message], utcnow, settings) == [execution.id]
-    return execution.id
+class _TaskRuns:
+    """Manual runs of one task, published as run-now does."""
+
+    def __init__(self, settings, sessions, publisher, registry) -> None:
+        self._settings, self._sessions = settings, sessions
+        self._publisher, self._registry = publisher, registry
+        self._args: list[str] = []
+        self._last = float("-inf")
+        with sessions.begin() as session:
+            definition = TaskDefinition(name="seen-by-flower", handler="echo", schedule="@yearly")
+            operations.create_task(
+                session, definition, registry, now=utcnow(), default_queue="taskbeat"
+            )
+
+    def run_now_and_then(self, every: float) -> list[str]:
+        """A new run if the last is `every` seconds old; the args of every run so far."""
+        if time.monotonic() - self._last >= every:
+            self._last = time.monotonic()
+            self._args.append(f"[{self._run_now()}]")
+        return self._args
+
+    def _run_now(self) -> int:
+        now = utcnow()
+        with self._sessions.begin() as session:
+            execution, task = operations.create_manual_run(
+                session, "seen-by-flower", RunRequest(), self._registry, now=now,
+                lease_until=now + timedelta(seconds=30),
+            )  # fmt: skip
+            message = run_message(execution.id, task)
+        sent = publish_leased(self._sessions, self._publisher, [message], utcnow, self._settings)
+        assert sent == [execution.id]
+        return execution.id
