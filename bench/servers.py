@@ -112,6 +112,7 @@ def database(admin_url: str, prefix: str = "taskbeat_bench") -> Iterator[str]:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()  # the server may be restarted meanwhile: drop on a new connection
     url = normalize_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)

@@ -57,7 +57,8 @@ class Cluster:
     def __init__(self, name: str, database_url: str, redis_server: RedisServer, work_dir: Path):
         self.name, self.database_url, self.redis = name, database_url, redis_server
         self.work_dir, self.journal = work_dir, work_dir / "journal.jsonl"
-        self.engine = make_engine(database_url, pool_size=2)
+        # Pre-ping: the scenario may have cut or restarted the server under the pool.
+        self.engine = make_engine(database_url, pool_size=2, pool_pre_ping=True)
         self.sessions = make_session_factory(self.engine)
         self.namespace = f"faults-{uuid.uuid4().hex[:8]}"
         self.services: list[Service] = []
@@ -143,7 +144,9 @@ class Cluster:
             return False
         with self.sessions() as session:
             waiting = session.scalar(
-                select(func.count()).where(Task.id.in_(self.task_ids), Task.next_run_at.is_not(None))
+                select(func.count()).where(
+                    Task.id.in_(self.task_ids), Task.next_run_at.is_not(None)
+                )
             )
             unfinished = session.scalar(
                 select(func.count()).where(

@@ -53,6 +53,8 @@ def own_postgres() -> Iterator[PostgresServer]:
 def _private_postgres() -> Iterator[PostgresServer]:
     # Not under tmp_path: pytest makes its parents private to root, and the server runs
     # as the postgres user.
-    with tempfile.TemporaryDirectory(prefix="taskbeat-faults-") as work_dir:
-        with postgres_server(Path(work_dir)) as server:
-            yield server
+    with (
+        tempfile.TemporaryDirectory(prefix="taskbeat-faults-") as work_dir,
+        postgres_server(Path(work_dir)) as server,
+    ):
+        yield server

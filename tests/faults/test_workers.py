@@ -23,7 +23,7 @@ def test_pool_child_killed_mid_run_is_retried_once_and_nothing_doubles(cluster: 
         fault_end = time.time()
         c.settle(timeout=LOST_AFTER + 15)
         verdict = c.audit(fault_end)
-    assert verdict.problems == []
+    assert not verdict.problems, "\n".join(verdict.problems)
 
 
 def test_worker_main_process_killed_then_restarted_loses_and_doubles_nothing(
@@ -41,7 +41,7 @@ def test_worker_main_process_killed_then_restarted_loses_and_doubles_nothing(
         fault_end = time.time()
         c.settle(timeout=LOST_AFTER + 15)
         verdict = c.audit(fault_end)
-    assert verdict.problems == []
+    assert not verdict.problems, "\n".join(verdict.problems)
 
 
 def test_sigterm_finishes_the_long_run_and_sigquit_loses_and_doubles_nothing(
@@ -62,7 +62,7 @@ def test_sigterm_finishes_the_long_run_and_sigquit_loses_and_doubles_nothing(
         fault_end = time.time()
         c.settle(timeout=LOST_AFTER + 15)
         verdict = c.audit(fault_end)
-    assert verdict.problems == []
+    assert not verdict.problems, "\n".join(verdict.problems)
 
 
 def test_poison_handler_stops_at_the_retry_cap_as_failed_with_the_reason(cluster: MakeCluster):
@@ -75,7 +75,7 @@ def test_poison_handler_stops_at_the_retry_cap_as_failed_with_the_reason(cluster
         c.settle(timeout=3 * (LOST_AFTER + 5))
         verdict = c.audit(fault_end)
         finals = c.finals(poison)
-    assert verdict.problems == []
+    assert not verdict.problems, "\n".join(verdict.problems)
     ran = [row for row in finals if row.status != ExecutionStatus.SKIPPED]
     assert ran, "the poison task never ran"
     for row in ran:
@@ -93,6 +93,6 @@ def test_handler_past_its_timeout_is_stopped_and_ends_timed_out(cluster: MakeClu
         c.settle(timeout=20)
         verdict = c.audit(fault_end)
         finals = c.finals(slow)
-    assert verdict.problems == []
+    assert not verdict.problems, "\n".join(verdict.problems)
     ran = [row for row in finals if row.status != ExecutionStatus.SKIPPED]
     assert ran and all(row.status == ExecutionStatus.TIMED_OUT for row in ran), finals
