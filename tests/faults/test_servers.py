@@ -66,28 +66,52 @@ def test_postgres_backends_terminated_during_dispatch_and_outcome_writes(
         c.scheduler()
         c.worker(concurrency=2)
         c.add_tasks(8, "every 1 seconds", lead=1, window=10, sleep=0.1)
-        _terminate_backends_until_window_end(c)
-        fault_end = time.time()
+        cut = _terminate_backends_mid_statement(c)
+        fault_end = max(at for _, _, at in cut)  # the last cut
         c.settle(timeout=LOST_AFTER + 15)
         verdict = c.audit(fault_end)
     assert not verdict.problems, "\n".join(verdict.problems)
+    # The fault really happened where it matters (otherwise the check above proves little).
+    assert any(kind == "taskbeat-scheduler" for kind, _, _ in cut), cut
+    assert any(kind == "taskbeat-worker" and "finished" in query for kind, query, _ in cut), cut
 
 
-def _terminate_backends_until_window_end(c: Cluster, every: float = 0.5) -> None:
-    """Cut every connection the scheduler and worker hold, again and again."""
+# Connections inside a statement or a transaction: the scheduler's dispatch, and the
+# worker's outcome write (the statement whose CTE is named `finished`).
+_CUT_DISPATCH = text(
+    "SELECT application_name, query, pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE datname = :db AND application_name = 'taskbeat-scheduler' AND state <> 'idle'"
+)
+_CUT_OUTCOME = text(
+    "SELECT application_name, query, pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE datname = :db AND application_name = 'taskbeat-worker' AND state <> 'idle' "
+    "AND query LIKE '%finished%'"
+)
+
+
+def _terminate_backends_mid_statement(
+    c: Cluster, pause: float = 1.0
+) -> list[tuple[str, str, float]]:
+    """Until the window ends, cut the scheduler's connection inside its dispatch and the
+    worker's inside an outcome write, each at most once every `pause` seconds (so the
+    cluster makes progress in between); what was cut (process kind, statement, when)."""
     url = normalize_url(c.database_url)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    cut = text(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db "
-        "AND application_name IN ('taskbeat-scheduler', 'taskbeat-worker')"
-    )
+    cut: list[tuple[str, str, float]] = []
+    last_cut = {_CUT_DISPATCH: 0.0, _CUT_OUTCOME: 0.0}
     try:
         with admin.connect() as connection:
             while time.time() < c.window_end.timestamp():
-                connection.execute(cut, {"db": url.database})
-                time.sleep(every)
+                for statement, at in last_cut.items():
+                    if time.time() - at < pause:
+                        continue
+                    found = connection.execute(statement, {"db": url.database}).all()
+                    cut += [(kind, query, time.time()) for kind, query, _ in found]
+                    last_cut[statement] = time.time() if found else at
+                time.sleep(0.002)
     finally:
         admin.dispose()
+    return cut
 
 
 @pytest.mark.timeout(180)
