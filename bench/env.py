@@ -2,36 +2,38 @@
 its own Redis server, each started on a spare port with default settings (so what other
 sessions do on the machine's shared servers does not leak into the figures), and the
 processes it starts (taskbeat's and bare Celery's). BENCH_POSTGRES_URL points it at an
-existing server instead, where it creates and drops a database of its own."""
+existing server instead, where it creates and drops a database of its own. The servers
+themselves come from `bench.servers`."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from bench import bare_app
-from taskbeat.db import make_engine, normalize_url
-from taskbeat.migrate import upgrade
+from bench.servers import database, free_port, postgres_server, redis_server, wait_until
+from taskbeat.db import make_engine
 from taskbeat.names import wakeup_channel
 from taskbeat.settings import Settings
 
+# The bench modules take these from here.
+__all__ = ["ADMIN_KEY", "BIN", "BenchEnv", "bench_env", "children", "free_port", "rss_kib",
+           "wait_until"]  # fmt: skip
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-POSTGRES_BIN = Path(os.environ.get("BENCH_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 ADMIN_KEY = "bench-admin-key-0123456789"
 
 
@@ -148,10 +150,11 @@ def bench_env() -> Iterator[BenchEnv]:
     work_dir = Path(tempfile.mkdtemp(prefix="taskbeat-bench-"))
     server = os.environ.get("BENCH_POSTGRES_URL")
     with (
-        _postgres_server(work_dir) if server is None else nullcontext(server) as admin_url,
-        _database(admin_url) as database_url,
-        _redis_server(work_dir) as redis_url,
+        _postgres_admin_url(work_dir) if server is None else nullcontext(server) as admin_url,
+        database(admin_url) as database_url,
+        redis_server(work_dir) as bench_redis,
     ):
+        redis_url = bench_redis.url
         engine = make_engine(database_url, pool_size=4)
         env = BenchEnv(database_url, redis_url, work_dir, engine)
         try:
@@ -164,93 +167,9 @@ def bench_env() -> Iterator[BenchEnv]:
 
 
 @contextmanager
-def _postgres_server(work_dir: Path) -> Iterator[str]:
-    """A PostgreSQL server of our own, default settings (fsync and synchronous commit on)."""
-    home, port = work_dir / "postgres", free_port()
-    home.mkdir()
-    user = _postgres_user()
-    if user is not None:
-        work_dir.chmod(0o755)
-        shutil.chown(home, user)
-    data = home / "data"
-    subprocess.run(
-        [str(POSTGRES_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
-        check=True, stdout=subprocess.DEVNULL, user=user, cwd=home,
-    )  # fmt: skip
-    pg_ctl = [str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-w", "-s"]
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={home}"
-    subprocess.run([*pg_ctl, "-o", options, "-l", str(home / "log"), "start"],
-                   check=True, user=user, cwd=home)  # fmt: skip
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "fast", "stop"], check=False, user=user, cwd=home)
-
-
-def _postgres_user() -> str | None:
-    """initdb refuses to run as root: as root, run the server as the postgres user."""
-    if os.geteuid() != 0:
-        return None
-    return "postgres"
-
-
-@contextmanager
-def _database(admin_url: str) -> Iterator[str]:
-    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
-    name = f"taskbeat_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = normalize_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextmanager
-def _redis_server(work_dir: Path) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(work_dir)],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        wait_until(lambda: _pings(url), 10, "the bench's Redis to start")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _pings(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url).ping())
-    except redis.RedisError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_until(
-    check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
-) -> None:
-    """Poll `check()` until it is true; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+def _postgres_admin_url(work_dir: Path) -> Iterator[str]:
+    with postgres_server(work_dir) as server:
+        yield server.admin_url
 
 
 def rss_kib(pid: int, field_name: str = "VmRSS") -> int:

@@ -145,6 +145,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by their directory, so `-m "not e2e"` and the like work."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        for kind in ("integration", "e2e", "ui"):
+        for kind in ("integration", "e2e", "ui", "faults"):
             if kind in parts:
                 item.add_marker(getattr(pytest.mark, kind))
