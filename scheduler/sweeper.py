@@ -65,17 +65,18 @@ class LostRunSweeper:
     def sweep(self) -> int:
         """Settle the runs known to be dead, each in its own transaction; how many."""
         now = self._clock()
-        if not self._trusted(self._database_since, now):
-            return 0
-        cutoff = now - timedelta(seconds=self._settings.lost_after)
-        with self._sessions() as session:
-            quiet = store.sweeps.stale_running(session, cutoff, self._settings.scheduler_batch_size)
-        if not quiet:
-            return 0
+        quiet = self._stale_runs(now) if self._trusted(self._database_since, now) else []
+        # Redis is asked on every sweep, stale runs or none: its epoch is watched all
+        # along, so a loss of its data is seen when it happens, not at the next stale run.
         alive = self._shown_alive([run.execution.id for run in quiet], now)
         if alive is None:
             return 0
         return sum(self._settle(run, now) for run in quiet if run.execution.id not in alive)
+
+    def _stale_runs(self, now: datetime) -> list[QuietRun]:
+        cutoff = now - timedelta(seconds=self._settings.lost_after)
+        with self._sessions() as session:
+            return store.sweeps.stale_running(session, cutoff, self._settings.scheduler_batch_size)
 
     def _shown_alive(self, execution_ids: list[int], now: datetime) -> frozenset[int] | None:
         """The runs Redis shows alive; None when Redis cannot be trusted to say."""

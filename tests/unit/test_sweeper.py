@@ -148,3 +148,17 @@ def test_after_redis_lost_its_data_the_sweeper_waits_for_workers_to_set_their_ke
     assert sweeper.sweep() == 0
     clock.advance(1)
     assert sweeper.sweep() == 1
+
+
+def test_a_loss_of_redis_data_is_noticed_though_no_run_was_stale_before(
+    settings, sessions, clock, make_task, run_now, sweeper, redis_client
+):
+    assert sweeper.sweep() == 0  # nothing stale: the epoch is seen all the same
+    execution = run_now(make_task(handler="echo"))
+    claimed(sessions, execution.id, clock())
+    clock.advance(settings.lost_after + 1)  # its worker is cut off from the database
+    redis_client.flushall()  # and its alive key went with Redis's data
+    redis_client.set(broker_epoch_key(settings.namespace), b"epoch-2")
+    assert sweeper.sweep() == 0  # the new epoch is trusted only from now
+    clock.advance(settings.lost_after)
+    assert sweeper.sweep() == 1
