@@ -181,13 +181,8 @@ def _is_autocommit(engine: Engine) -> bool:
     return bool(engine.get_execution_options().get(_AUTOCOMMIT_MARK, False))
 
 
-@contextmanager
-def statements_apart(session_factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose statements each commit as they run (autocommit on PostgreSQL), for
-    steps that are each whole on their own: between two of them, nothing stays locked,
-    so a process frozen there holds up no one. Elsewhere one transaction around them."""
-    with session_factory() as session:
-        if is_postgresql(session.get_bind()):
-            session.connection(execution_options={"isolation_level": AUTOCOMMIT})
-        yield session
-        session.commit()
+def engine_of(session_factory: sessionmaker[Session]) -> Engine:
+    """The engine `make_session_factory` bound `session_factory` to."""
+    bind = session_factory.kw["bind"]
+    assert isinstance(bind, Engine)
+    return bind

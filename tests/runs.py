@@ -6,11 +6,11 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
-from taskbeat.db import one_statement
+from taskbeat.db import engine_of, one_statement
 from taskbeat.executions.lifecycle import Outcome, Recorded, record_failure, record_success
 from taskbeat.models import Execution, Task
 from taskbeat.store import runs
@@ -23,9 +23,7 @@ WORKER = "test@host:1"
 def claim(
     sessions: sessionmaker[Session], execution_id: int, now: datetime, worker: str = WORKER
 ) -> Claim | None:
-    engine = sessions.kw["bind"]
-    assert isinstance(engine, Engine)
-    with one_statement(engine) as connection:
+    with one_statement(engine_of(sessions)) as connection:
         return runs.claim(connection, execution_id, worker, now)
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from taskbeat import store
 from taskbeat.clock import Clock
-from taskbeat.db import statements_apart
+from taskbeat.db import engine_of, one_statement
 from taskbeat.outbox.messages import RunMessage
 from taskbeat.outbox.publisher import Publisher
 from taskbeat.settings import Settings
@@ -75,10 +75,10 @@ def publish_leased(
     sent = set(published)
     failed = [m.execution_id for m in messages if m.execution_id not in sent]
     now = clock()
-    with statements_apart(session_factory) as session:
-        store.outbox.mark_queued(session, published, now)
+    with one_statement(engine_of(session_factory)) as connection:
+        store.outbox.mark_queued(connection, published, now)
         retry_at = now + timedelta(seconds=settings.publish_retry_after)
-        store.outbox.lease(session, failed, retry_at)
+        store.outbox.lease(connection, failed, retry_at)
     return published
 
 
@@ -98,8 +98,8 @@ def republish_queued(
         with session_factory() as session:
             messages = store.outbox.queued_before(session, cutoff, batch, after_id=after_id)
         published = publisher.publish(messages)
-        with statements_apart(session_factory) as session:
-            store.outbox.mark_requeued(session, published, now)
+        with one_statement(engine_of(session_factory)) as connection:
+            store.outbox.mark_requeued(connection, published, now)
         total += len(published)
         if len(messages) < batch or len(published) < len(messages) or not lost_everything:
             break
