@@ -2,10 +2,11 @@
 
     python -m bench.dashboard [--executions 1000000] [--tasks 1000] [--days 30]
 
-Seeds a new database (dropped after) with `--tasks` tasks and `--executions` finished
-runs spread evenly over `--days` days, then times each page through the app, signed in,
-with the caches defeated (the overview's few-second cache is what a second viewer gets;
-the numbers here are the cold cost). Redis is not needed: its parts answer "away" fast.
+Seeds the bench's own database (`bench/seed.py`, removed after) with `--tasks` tasks
+and `--executions` finished runs spread evenly over `--days` days, then times each page
+through the app, signed in, with the caches defeated (the overview's few-second cache is
+what a second viewer gets; the numbers here are the cold cost). The bench's own Redis
+runs, but the app is pointed at none: its Redis parts answer "away" fast.
 """
 
 from __future__ import annotations
@@ -13,23 +14,26 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import update
 
 from api.app import create_app
 from api.services import EXTENSION
+from bench.env import BenchEnv, bench_env
+from bench.seed import add_history, add_tasks
 from taskbeat.apikeys import create_key
-from taskbeat.db import make_engine, make_session_factory
+from taskbeat.db import make_session_factory
+from taskbeat.models import Task
 from taskbeat.settings import Settings
 from taskbeat.status import ApiRole
-from tests.services import postgres_database
+from taskbeat.tasks.state import TaskState
 
 PAGES = [
     "/",
     "/tasks",
     "/tasks?sort=-next_run_at&status=active",
-    "/tasks/t7",
+    "/tasks/bench-7",
     "/executions",
     "/executions?status=failed",
     "/executions/feed?after=999990",
@@ -39,42 +43,15 @@ PAGES = [
 ]
 
 
-def seed(url: str, tasks: int, executions: int, days: int) -> None:
-    engine = make_engine(url)
+def seed(env: BenchEnv, tasks: int, executions: int, days: int) -> None:
+    """`tasks` tasks (one in fifty failed) and `executions` finished runs over `days`."""
     now = datetime.now(UTC)
-    spacing = days * 86400 / executions
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO tasks (name, description, handler, params, schedule, timezone,"
-                " recurring, enabled, state, next_run_at, run_count, manual_runs,"
-                " consecutive_failures, retry_count, max_retries, retry_delay, retry_backoff,"
-                " retry_backoff_max, retry_jitter, overlap, misfire, misfire_grace, jitter,"
-                " queue, priority, tags, created_at, updated_at, version, pause_on_failure)"
-                " SELECT 't' || n, '', 'echo', '{}', 'every 60 seconds', 'UTC', true, true,"
-                " CASE WHEN n % 50 = 0 THEN 'failed' ELSE 'active' END,"
-                " CAST(:now AS timestamptz) + (n % 60) * interval '1 second', 0, 0, 0, 0, 0, 60,"
-                " 2, 3600, 0, 'skip', 'run_once', 60, 0, 'taskbeat', 0, '[]',"
-                " CAST(:now AS timestamptz) - interval '40 days', CAST(:now AS timestamptz), 1,"
-                " false FROM generate_series(1, :tasks) AS n"
-            ),
-            {"now": now, "tasks": tasks},
-        )
-        connection.execute(
-            text(
-                "INSERT INTO executions (task_id, task_name, trigger, scheduled_for, manual_run,"
-                " attempt, due_at, status, test_mode, created_at, started_at, finished_at,"
-                " duration, worker) SELECT 1 + n % :tasks, 't' || (1 + n % :tasks), 'schedule',"
-                " at, 0, 1, at, CASE WHEN n % 13 = 0 THEN 'failed' ELSE 'succeeded' END, false,"
-                " at, at + interval '20 milliseconds', at + interval '120 milliseconds', 0.1,"
-                " 'bench@host:1' FROM (SELECT n, CAST(:now AS timestamptz)"
-                " - n * :spacing * interval '1 second' AS at"
-                " FROM generate_series(1, :executions) AS n) AS rows"
-            ),
-            {"now": now, "tasks": tasks, "executions": executions, "spacing": spacing},
-        )
-        connection.execute(text("ANALYZE"))
-    engine.dispose()
+    add_tasks(env.engine, env.settings, tasks, due_at=now + timedelta(minutes=1), now=now,
+              schedule="every 60 seconds")  # fmt: skip
+    spacing = timedelta(days=days) / executions
+    add_history(env.engine, executions, tasks=tasks, ending=now, spacing=spacing)
+    with env.engine.begin() as connection:
+        connection.execute(update(Task).where(Task.id % 50 == 0).values(state=TaskState.FAILED))
 
 
 def measure(url: str, rounds: int) -> None:
@@ -108,12 +85,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    with postgres_database() as url:
+    with bench_env() as env:
         started = time.perf_counter()
-        seed(url, args.tasks, args.executions, args.days)
+        seed(env, args.tasks, args.executions, args.days)
         print(f"seeded {args.executions:,} executions of {args.tasks:,} tasks over "
               f"{args.days} days in {time.perf_counter() - started:.0f} s")  # fmt: skip
-        measure(url, args.rounds)
+        measure(env.database_url, args.rounds)
 
 
 if __name__ == "__main__":

@@ -53,14 +53,21 @@ def add_tasks(
         connection.execute(text("ANALYZE tasks"))
 
 
-def add_history(engine: Engine, count: int, *, tasks: int, ending: datetime) -> None:
-    """`count` finished executions spread over tasks 1..`tasks`, one a millisecond up to
-    `ending`: mostly succeeded, one in ten failed, one in fifty skipped."""
+def add_history(
+    engine: Engine,
+    count: int,
+    *,
+    tasks: int,
+    ending: datetime,
+    spacing: timedelta = timedelta(milliseconds=1),
+) -> None:
+    """`count` finished executions spread over tasks 1..`tasks`, one every `spacing` up
+    to `ending`: mostly succeeded, one in ten failed, one in fifty skipped."""
     number = func.generate_series(1, count).table_valued("value").render_derived(name="n").c.value
     table = Execution.__table__.c
-    slot = literal(ending, table.scheduled_for.type) - literal(
-        timedelta(milliseconds=1), Interval()
-    ) * (count - number)
+    slot = literal(ending, table.scheduled_for.type) - literal(spacing, Interval()) * (
+        count - number
+    )
     task_id = number % tasks + 1
     status = case(
         (number % 50 == 0, ExecutionStatus.SKIPPED.value),
