@@ -106,8 +106,11 @@ def postgres_server(work_dir: Path) -> Iterator[PostgresServer]:
 
 
 @contextmanager
-def database(admin_url: str, prefix: str = "taskbeat_bench") -> Iterator[str]:
-    """A new, migrated database on the server of `admin_url`; its URL. Dropped after."""
+def database(
+    admin_url: str, prefix: str = "taskbeat_bench", *, migrated: bool = True
+) -> Iterator[str]:
+    """A new database (migrated unless told not to) on the server of `admin_url`; its
+    URL. Dropped after."""
     admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
@@ -115,7 +118,8 @@ def database(admin_url: str, prefix: str = "taskbeat_bench") -> Iterator[str]:
     admin.dispose()  # the server may be restarted meanwhile: drop on a new connection
     url = normalize_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade(url)
+        if migrated:
+            upgrade(url)
         yield url
     finally:
         with admin.connect() as connection:

@@ -15,16 +15,15 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from taskbeat.db import normalize_url
-from taskbeat.migrate import upgrade
+from bench.servers import database
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -32,7 +31,7 @@ INTEGRATION_REDIS_DB = 11
 E2E_REDIS_DB = 12
 
 
-def unavailable(what: str, error: Exception) -> None:
+def unavailable(what: str, error: Exception) -> NoReturn:
     message = f"{what} is not reachable ({error}); integration tests need it"
     if os.environ.get("CI"):
         pytest.fail(message)
@@ -42,23 +41,12 @@ def unavailable(what: str, error: Exception) -> None:
 @contextmanager
 def postgres_database(*, migrated: bool = True) -> Iterator[str]:
     """A new database (migrated unless told not to); its URL. Dropped afterwards."""
-    admin = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    name = f"taskbeat_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        unavailable("PostgreSQL", exc)
-    url = normalize_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        if migrated:
-            upgrade(url)
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(database(POSTGRES_URL, "taskbeat_test", migrated=migrated))
+        except OperationalError as exc:
+            unavailable("PostgreSQL", exc)
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager
