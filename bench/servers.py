@@ -140,8 +140,9 @@ def pings(url: str) -> bool:
 class RedisServer:
     """redis-server without persistence: a restart comes back empty."""
 
-    def __init__(self, work_dir: Path) -> None:
-        self.port, self._dir = free_port(), work_dir
+    def __init__(self, work_dir: Path, *options: str) -> None:
+        """`options`: more redis-server arguments (say, a `--maxmemory-policy`)."""
+        self.port, self._dir, self._options = free_port(), work_dir, options
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -151,7 +152,7 @@ class RedisServer:
     def start(self) -> None:
         self._process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self._dir)],
+             "--appendonly", "no", "--dir", str(self._dir), *self._options],
             stdout=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
@@ -166,8 +167,8 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(work_dir: Path) -> Iterator[RedisServer]:
-    server = RedisServer(work_dir)
+def redis_server(work_dir: Path, *options: str) -> Iterator[RedisServer]:
+    server = RedisServer(work_dir, *options)
     server.start()
     try:
         yield server

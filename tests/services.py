@@ -10,13 +10,9 @@ set: then they fail.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -68,33 +64,3 @@ def redis_database(number: int) -> Iterator[str]:
 
 def unique_namespace() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
-
-
-@contextmanager
-def private_redis(work_dir: Path, port: int, *options: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A Redis server of the test's own on `port` (no persistence), which the test may
-    stop or configure (`options`: more redis-server arguments); stopped afterwards."""
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(work_dir), *options],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
-    try:
-        deadline = time.monotonic() + 20
-        while not _pings(client):
-            assert time.monotonic() < deadline, "the test's own Redis did not start"
-            time.sleep(0.05)
-        yield process
-    finally:
-        client.close()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False

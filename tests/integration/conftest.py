@@ -3,7 +3,6 @@ PostgreSQL database and Redis database number of their own."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,12 +10,12 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
+from bench.servers import RedisServer, redis_server
 from taskbeat.clock import utcnow
 from taskbeat.handler import HandlerRegistry
 from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.settings import Settings
-from tests.e2e.harness import free_port
-from tests.services import private_redis, unique_namespace
+from tests.services import unique_namespace
 from workers.app import make_runtime
 from workers.execution import WorkerRuntime
 
@@ -32,11 +31,10 @@ def settings(postgres_url: str, redis_url: str) -> Settings:
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A Redis of this test's own, on a spare port, that the test may stop."""
-    port = free_port()
-    with private_redis(tmp_path, port) as process:
-        yield f"redis://127.0.0.1:{port}/0", process
+    with redis_server(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

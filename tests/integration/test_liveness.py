@@ -20,6 +20,7 @@ import redis
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.servers import redis_server
 from scheduler.service import Scheduler
 from taskbeat import store
 from taskbeat.celery_app import make_celery
@@ -32,9 +33,9 @@ from taskbeat.settings import Settings
 from taskbeat.status import ExecutionStatus
 from taskbeat.tasks import operations
 from taskbeat.tasks.fields import RunRequest, TaskDefinition
-from tests.e2e.harness import BIN, ROOT, Service, free_port, wait_until
+from tests.e2e.harness import BIN, ROOT, Service, wait_until
 from tests.runs import claimed
-from tests.services import POSTGRES_URL, private_redis
+from tests.services import POSTGRES_URL
 from workers.heartbeat import FENCED_EXIT_CODE
 
 QUICK = {"lost_after": 3.0, "heartbeat_interval": 0.5, "sweep_interval": 0.2}
@@ -186,17 +187,15 @@ def test_a_scheduler_that_regains_the_database_waits_lost_after_before_settling(
 def test_a_worker_that_can_show_its_run_alive_nowhere_ends_itself_before_lost_after(
     quick, sessions, registry, tmp_path
 ):
-    port = free_port()
-    with private_redis(tmp_path, port) as redis_server:
-        cut = quick.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    with redis_server(tmp_path) as own:
+        cut = quick.model_copy(update={"redis_url": own.url})
         execution = manual_run(sessions, registry, "long", "sleep", params={"seconds": 60})
         publish(cut, execution.id)
         with worker(cut, tmp_path, "--pool=solo") as process:
             wait_until(lambda: runs_of(sessions, execution.task_id)[0].status == "running",
                        30, "the claim")  # fmt: skip
             with worker_cut_off_from_database(cut.database_url):
-                redis_server.terminate()
-                redis_server.wait(timeout=10)
+                own.stop()
                 cut_at = time.monotonic()
                 code = process.process.wait(timeout=cut.lost_after + 10)
                 took = time.monotonic() - cut_at
@@ -240,9 +239,8 @@ def test_a_handler_that_kills_its_process_each_time_ends_failed_after_its_retrie
 
 @pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-random"])
 def test_a_worker_refuses_a_redis_that_may_evict_its_queues(quick, tmp_path, policy):
-    port = free_port()
-    with private_redis(tmp_path, port, "--maxmemory", "64mb", "--maxmemory-policy", policy):
-        evicting = quick.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    with redis_server(tmp_path, "--maxmemory", "64mb", "--maxmemory-policy", policy) as own:
+        evicting = quick.model_copy(update={"redis_url": own.url})
         service = Service("worker", [str(BIN / "taskbeat"), "worker"], worker_env(evicting),
                           tmp_path)  # fmt: skip
         code = service.wait(timeout=30)

@@ -3,7 +3,6 @@ worker and scheduler heartbeat: states forced by stopping the scheduler, then Re
 
 from __future__ import annotations
 
-import signal
 import time
 from datetime import timedelta
 
@@ -34,7 +33,7 @@ from workers.app import create_worker_app
 def test_health_goes_ok_then_degraded_without_a_scheduler_then_down_without_redis(
     settings, sessions, registry, own_redis
 ):
-    url, redis_process = own_redis
+    url = own_redis.url
     settings = settings.model_copy(update={"redis_url": url})
     app = create_app(settings, registry=registry)
     client = app.test_client()
@@ -65,8 +64,7 @@ def test_health_goes_ok_then_degraded_without_a_scheduler_then_down_without_redi
             assert body["status"] == "degraded"
             assert body["components"]["scheduler"] == {"status": "degraded", "alive": 0, "ids": []}
 
-            redis_process.send_signal(signal.SIGTERM)
-            redis_process.wait(timeout=20)
+            own_redis.stop()
             response = client.get("/api/v1/health")
             assert response.status_code == 503
             body = response.get_json()
