@@ -95,23 +95,25 @@ def plan_task(
     3. The overlap policy: `skip` skips every slot while a run is active (scheduled,
        queued or running); `queue_one` lets one run wait behind the one in progress
        (held, unpublished, until it ends) and skips the rest; `allow` runs them all.
-    4. The next slot is the first fire time after now (and after the last slot taken),
-       unless end_at or max_runs, counting only the slots that run, have been reached.
+    4. The next slot is the first fire time after now, unless end_at or max_runs,
+       counting only the slots that run, have been reached.
     """
     assert task.next_run_at is not None
     first = task.next_run_at
     grace = timedelta(seconds=task.misfire_grace)
     runs_at_most = limits.run_all_cap if task.misfire is MisfirePolicy.RUN_ALL else 1
-    due, more = _due_slots(schedule, first, now, grace, runs_at_most + limits.listed_cap)
+    due, following = _due_slots(schedule, first, now, grace, runs_at_most + limits.listed_cap)
+    more = following is not None and following <= now
     slots, skipped = _by_misfire(task.misfire, due, now, limits.run_all_cap)
     slots = _bounded(task, slots)
     skipped = _summarized(_skips_within_bounds(task, skipped, slots), more, now)
     slots, overlapping = _overlap(task.overlap, slots, active)
     skipped = sorted([*skipped, *overlapping], key=lambda skip: skip.at)
-    last_taken = Plan(slots, skipped).last_slot or first
-    next_run_at = within_bounds(
-        task, schedule.next_fire_time(max(now, last_taken)), task.run_count + len(slots)
-    )
+    # Every slot up to now was taken (run or skipped): the next is the first fire time
+    # after now, which the walk over the due slots found already, unless it stopped at
+    # the listing cap.
+    after_now = schedule.next_fire_time(now) if more else following
+    next_run_at = within_bounds(task, after_now, task.run_count + len(slots))
     return Plan(slots, skipped, next_run_at)
 
 
@@ -181,15 +183,15 @@ def _overlap(
 
 def _due_slots(
     schedule: Schedule, first: datetime, now: datetime, grace: timedelta, cap: int
-) -> tuple[list[Slot], bool]:
+) -> tuple[list[Slot], datetime | None]:
     """Every slot from `first` up to now, up to `cap`, each labelled by its own
-    lateness; and whether more were due past the cap."""
+    lateness; and the fire time that follows them (None: the schedule ends)."""
     slots: list[Slot] = []
     when: datetime | None = first
     while when is not None and when <= now and len(slots) < cap:
         slots.append(Slot(when, Trigger.CATCH_UP if now - when > grace else Trigger.SCHEDULE))
         when = schedule.next_fire_time(when)
-    return slots, when is not None and when <= now
+    return slots, when
 
 
 def _bounded(task: TimedTask, slots: list[Slot]) -> list[Slot]:
