@@ -3,6 +3,7 @@
 - `tasks`: task rows by id or name, the scheduler's due scan, the running overlay;
 - `executions`: inserting execution rows, compare-and-set moves, cancelling, pruning;
 - `runs`: the worker's two statements (claim, record the outcome) and the failure path;
+- `prepared`: how those two run on PostgreSQL: on psycopg's cursor, prepared on the server;
 - `outbox`: executions due to be published, their leases, the marks after publishing;
 - `sweeps`: heartbeats and the running rows whose worker went quiet;
 - `listings`: pages of tasks and executions for the API and the dashboard;

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from taskbeat.db import is_postgresql
 from taskbeat.models import Execution, Task
 from taskbeat.status import ExecutionStatus, OverlapPolicy, allowed_sources
+from taskbeat.store.prepared import prepared
 from taskbeat.store.sql import one_of
 from taskbeat.tasks.state import TaskEvent, state_after
 
@@ -179,8 +180,8 @@ def claim(db: Connection, execution_id: int, worker: str, now: datetime) -> Clai
     another worker has it."""
     values = {"execution_id": execution_id, "claimer": worker, "claimed_at": now}
     if is_postgresql(db):
-        row = db.execute(_CLAIM_WITH_TASK, values).first()
-        return None if row is None else _claim(tuple(row))
+        row = prepared(_CLAIM_WITH_TASK, db.dialect).first(db, values)
+        return None if row is None else _claim(row)
     execution = db.execute(_CLAIM, values).first()
     if execution is None:
         return None
@@ -229,8 +230,8 @@ def finish_successfully(
         settled_success_at=outcome.finished_at,
     )
     if is_postgresql(db):
-        row = db.execute(_FINISH_AND_SETTLE, values).first()
-        return None if row is None else Succeeded(row.failures_before or 0)
+        row = prepared(_FINISH_AND_SETTLE, db.dialect).first(db, values)
+        return None if row is None else Succeeded(row[1] or 0)
     if db.execute(_FINISH, values).first() is None:
         return None
     # SQLite's RETURNING sees only the new row: read the streak first, in this transaction.
