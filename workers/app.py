@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from celery import Celery, Task
@@ -28,6 +29,7 @@ from taskbeat.names import RUN_EXECUTION
 from taskbeat.outbox.publisher import REDIS_TIMEOUT, Publisher, RedisPublisher
 from taskbeat.redis_clients import quick_client
 from taskbeat.settings import Settings
+from workers import transport
 from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 from workers.heartbeat import Heartbeats
 from workers.pool_deaths import PoolDeaths, request_class, worker_name
@@ -113,6 +115,8 @@ def make_runtime(
 
 def create_worker_app(settings: Settings, registry: HandlerRegistry | None = None) -> Celery:
     app = make_celery(settings)
+    if urlsplit(settings.redis_url).scheme in transport.SCHEMES:
+        app.conf.broker_transport = transport.TRANSPORT
     holder = RuntimeHolder(settings, registry or load_registry(settings), app)
 
     @app.task(  # type: ignore[untyped-decorator]
