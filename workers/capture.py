@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any
@@ -39,9 +40,15 @@ def run_logger(handler_name: str, capture: LineCapture) -> logging.Logger:
     log when the worker's log level lets it through."""
     logger = logging.Logger(f"{HANDLER_LOGGER}.{handler_name}", level=logging.DEBUG)
     logger.addHandler(capture)
-    logger.addHandler(_ToWorkerLog(logging.getLogger(HANDLER_LOGGER)))
+    logger.addHandler(_to_worker_log())
     logger.propagate = False
     return logger
+
+
+@functools.cache
+def _to_worker_log() -> _ToWorkerLog:
+    """One per process: it keeps nothing of a run's (a handler costs a lock to make)."""
+    return _ToWorkerLog(logging.getLogger(HANDLER_LOGGER))
 
 
 class _ToWorkerLog(logging.Handler):
@@ -68,6 +75,8 @@ def capped_result(value: Any, max_bytes: int) -> Any:
     deeper than MAX_JSON_DEPTH, becomes a truncated preview. Whatever a handler returns
     (even a structure too deep to encode, or one that contains itself), the run is
     recorded."""
+    if value is None or isinstance(value, bool):  # most handlers return nothing
+        return value
     try:
         text = json.dumps(value, default=str)
         parsed = json.loads(text, parse_constant=str)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from taskbeat.limits import MAX_JSON_DEPTH
-from workers.capture import capped_result
+from workers.capture import LineCapture, capped_result, run_logger
 
 
 def nested(depth: int) -> list[object]:
@@ -42,3 +42,17 @@ def test_a_lone_surrogate_or_a_nul_is_shown_escaped():
     result = capped_result({"text": "a\ud800", "nul": "b\x00"}, 65_536)
     assert result == {"text": "a\\ud800", "nul": "b\\x00"}
     json.dumps(result).encode("utf-8")
+
+
+@pytest.mark.parametrize("value", [None, True, False, 0, 1.5, "", "text", [], {}])
+def test_plain_values_are_kept_as_they_are(value):
+    assert capped_result(value, 65_536) == value
+    assert type(capped_result(value, 65_536)) is type(value)
+
+
+def test_each_run_logger_keeps_its_own_lines():
+    first, second = LineCapture(10), LineCapture(10)
+    run_logger("echo", first).warning("one")
+    run_logger("echo", second).warning("two")
+    assert [line.endswith("one") for line in first.result_lines()] == [True]
+    assert [line.endswith("two") for line in second.result_lines()] == [True]
