@@ -79,6 +79,8 @@ def test_a_pipelined_message_has_every_field_send_task_gives(settings, publisher
     assert set(ours["properties"]) == set(theirs["properties"])
     assert ours["properties"]["delivery_info"] == theirs["properties"]["delivery_info"]
     assert ours["headers"]["task"] == theirs["headers"]["task"] == RUN_EXECUTION
+    for shown in ("argsrepr", "kwargsrepr"):  # what Flower and `celery inspect` show
+        assert ours["headers"][shown] == theirs["headers"][shown]
     assert (ours["content-type"], ours["content-encoding"]) == (
         theirs["content-type"], theirs["content-encoding"]
     )  # fmt: skip
