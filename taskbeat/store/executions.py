@@ -101,7 +101,7 @@ def insert_executions(db: Executor, rows: Sequence[NewExecution]) -> dict[SlotKe
         added = unnested("added", _INSERT_COLUMNS, [row.values() for row in rows])
         statement = (
             postgresql_insert(Execution)
-            .from_select([column.key for column in _INSERT_COLUMNS], select(added))
+            .from_select(list(added), select(*added.values()))
             .on_conflict_do_nothing(index_elements=list(SLOT_KEY))
             .returning(*returning)
         )

@@ -120,8 +120,8 @@ def advance_tasks(db: Executor, advances: Sequence[TaskAdvance]) -> None:
     ]
     if is_postgresql(bind_of(db)):
         moved = unnested("moved", _ADVANCE_COLUMNS, rows)
-        changes = {column.key: moved.c[column.key] for column in _ADVANCE_COLUMNS[1:]}
-        db.execute(update(Task).where(Task.id == moved.c.id).values(changes))
+        changes = {column.key: moved[column.key] for column in _ADVANCE_COLUMNS[1:]}
+        db.execute(update(Task).where(Task.id == moved["id"]).values(changes))
         return
     names = [column.key for column in _ADVANCE_COLUMNS]
     statement = (

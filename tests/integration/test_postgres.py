@@ -4,7 +4,7 @@ key under concurrent writers, and row locks that let schedulers share the work."
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,6 +69,37 @@ def test_the_unique_key_refuses_a_second_row_for_a_slot(sessions, registry):
         session.add(Execution(**asdict(slot_row(task_id, NOW))))
     with pytest.raises(IntegrityError), sessions.begin() as session:
         session.add(Execution(**asdict(slot_row(task_id, NOW))))
+
+
+@pytest.mark.parametrize("count", [1, 3], ids=["one row", "three rows"])
+@pytest.mark.parametrize("differing", [(), ("params", "status", "attempt", "test_mode")])
+def test_a_batch_insert_writes_each_rows_values_whether_or_not_the_rows_share_them(
+    sessions, registry, count, differing
+):
+    """store.sql.unnested: a column the rows share is one parameter, one they do not is an
+    array; either way each row gets its own values."""
+    add_tasks(sessions, registry, 1)
+    with sessions() as session:
+        task_id = session.scalar(select(Task.id))
+    varied = {
+        "params": lambda n: {"n": n} if n else None,
+        "status": lambda n: [ExecutionStatus.SCHEDULED, ExecutionStatus.QUEUED][n % 2],
+        "attempt": lambda n: n + 1,
+        "test_mode": lambda n: n % 2 == 1,
+    }
+    rows = [
+        replace(
+            slot_row(task_id, NOW + timedelta(minutes=n)),
+            **{name: varied[name](n) for name in differing},
+        )
+        for n in range(count)
+    ]
+    with sessions.begin() as session:
+        ids = store.executions.insert_executions(session, rows)
+    with sessions() as session:
+        for row in rows:
+            written = session.get(Execution, ids[row.key()])
+            assert {name: getattr(written, name) for name in asdict(row)} == asdict(row)
 
 
 def test_concurrent_inserts_of_one_slot_leave_exactly_one_row(sessions, registry):
