@@ -70,9 +70,8 @@ def unnested(
     return {str(column.key): found[str(column.key)] for column in columns}
 
 
-def _varies(values: Sequence[Any]) -> bool:
-    first = values[0]
-    return any(value != first or type(value) is not type(first) for value in values)
+def _varies(values: list[Any]) -> bool:
+    return values.count(values[0]) != len(values)  # a column's values share one type
 
 
 def one_of(column: InstrumentedAttribute[Any], values: Iterable[Any]) -> ColumnElement[bool]:
