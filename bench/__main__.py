@@ -33,25 +33,26 @@ class Sizes:
     worker_runs: int
     table_sizes: tuple[int, ...]
     wakeups: int
+    rounds: int  # end-to-end: bare Celery and taskbeat alternate, best round kept
 
 
 FULL = Sizes(
     e2e_runs=20_000, due=10_000, lag_tasks=100, lag_every=6, lag_seconds=60.0,
     history=1_000_000, requests=300, worker_runs=100_000,
-    table_sizes=(1_000, 100_000, 1_000_000), wakeups=200,
+    table_sizes=(1_000, 100_000, 1_000_000), wakeups=200, rounds=2,
 )  # fmt: skip
 SMOKE = Sizes(
     e2e_runs=100, due=100, lag_tasks=10, lag_every=2, lag_seconds=4.0,
-    history=2_000, requests=10, worker_runs=100, table_sizes=(100, 1_000), wakeups=5,
+    history=2_000, requests=10, worker_runs=100, table_sizes=(100, 1_000), wakeups=5, rounds=1,
 )  # fmt: skip
 
 
 def sections(sizes: Sizes) -> dict[str, Callable[[BenchEnv], list[Row]]]:
     return {
         "e2e": lambda env: [
-            e2e(env, sizes.e2e_runs, workers=1, concurrency=2),
-            e2e(env, sizes.e2e_runs, workers=2, concurrency=2),
-            e2e(env, sizes.e2e_runs, workers=1, concurrency=2, once=True),
+            *e2e(env, sizes.e2e_runs, workers=1, concurrency=2, rounds=sizes.rounds),
+            *e2e(env, sizes.e2e_runs, workers=2, concurrency=2, rounds=sizes.rounds),
+            *e2e(env, sizes.e2e_runs, workers=1, concurrency=2, once=True, rounds=sizes.rounds),
         ],
         "dispatch": lambda env: dispatch(env, sizes.due),
         "lag": lambda env: lag(

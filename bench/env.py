@@ -29,8 +29,8 @@ from taskbeat.names import wakeup_channel
 from taskbeat.settings import Settings
 
 # The bench modules take these from here.
-__all__ = ["ADMIN_KEY", "BIN", "BenchEnv", "bench_env", "children", "free_port", "rss_kib",
-           "wait_until"]  # fmt: skip
+__all__ = ["ADMIN_KEY", "BIN", "BenchEnv", "bench_env", "busy_cpu_seconds", "children",
+           "free_port", "rss_kib", "wait_until"]  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -178,6 +178,14 @@ def rss_kib(pid: int, field_name: str = "VmRSS") -> int:
         if line.startswith(f"{field_name}:"):
             return int(line.split()[1])
     raise LookupError(f"{field_name} not found for process {pid}")
+
+
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (every core, every process) since boot,
+    from /proc/stat: user, nice, system, irq, softirq and steal."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:
