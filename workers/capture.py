@@ -10,6 +10,9 @@ from typing import Any
 from taskbeat.limits import nested_too_deeply
 
 HANDLER_LOGGER = "taskbeat.handler"
+# One for every capture: a formatter keeps nothing of a record, and making one checks
+# its format with a regular expression.
+_LINE_FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
 
 
 class LineCapture(logging.Handler):
@@ -17,7 +20,7 @@ class LineCapture(logging.Handler):
 
     def __init__(self, max_lines: int) -> None:
         super().__init__(level=logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self.setFormatter(_LINE_FORMAT)
         self.max_lines = max_lines
         self.lines: list[str] = []
         self.dropped = 0

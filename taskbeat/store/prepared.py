@@ -58,8 +58,10 @@ class PreparedStatement:
     def first(self, connection: Connection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Run it with `values` (by bind parameter name); the first row, or None."""
         params = dict(self._constants)
+        binds = self._binds
         for name, value in values.items():
-            params[name] = self._convert(name, value)
+            convert = binds[name]  # a name the statement lacks is a KeyError
+            params[name] = value if convert is None else convert(value)
         driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
         cursor = driver.cursor()
         connection.dispatch.before_cursor_execute(connection, cursor, self.sql, params, None, False)
