@@ -52,7 +52,8 @@ class WakeupListener:
 
     def _listen(self) -> None:
         client = redis.Redis.from_url(self._redis_url)
-        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        # redis-py types pubsub() from 8.2 on; before that the call is untyped.
+        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]
         try:
             pubsub.subscribe(self._channel)
             # Whatever changed while we were not subscribed is picked up by one more look.
