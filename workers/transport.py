@@ -1,33 +1,173 @@
-"""kombu's Redis transport, with one Redis client per connection pool instead of one per
-command.
+"""kombu's Redis transport, with its per-message bookkeeping made cheaper for the worker's
+event loop.
 
-With acks late, a worker's main process makes two Redis transactions for every message:
-it adds the message to the unacked set when it takes it, and removes it when the run is
-acknowledged. kombu builds a new `redis.Redis` for each of them, and redis-py copies its
-table of response callbacks (a few hundred entries) into every new client: a fifth of
-the main process's CPU per message in py-spy (bench/README.md). A client is only a view
-of its connection pool (each command borrows a connection from the pool), so one client
-per pool serves every call, in the event loop's thread and any other. Everything else,
-the wire format and what is kept where, is kombu's.
+With acks late, a worker's main process keeps every message it has taken in an unacked
+set in Redis until the run is acknowledged, so that a worker that dies leaves its
+messages to be delivered again. kombu writes that set with a Redis transaction when it
+takes each message and another when it acknowledges each, and waits for each answer in
+the event loop, where the pool's results and the next jobs wait too. Two changes:
 
-Used by the worker's Celery app for `redis://` and `rediss://` brokers
-(`TRANSPORT`); other brokers keep their own transports.
+- One Redis client per connection pool, not a new `redis.Redis` (and a copy of its
+  table of response callbacks, a few hundred entries) for every call: that copy was a
+  fifth of the main process's CPU per message in py-spy (bench/README.md).
+- Inside the event loop, the additions and removals are gathered and written once per
+  turn of the loop, before it waits for events again: one transaction for every message
+  taken and acknowledged in that turn, off the path from a finished run to the next
+  job. Outside an event loop each is written at once, as kombu does. Whatever must read
+  the set (a restore, a reject with requeue, closing the channel) writes what is
+  gathered first. A message is in the set a turn later than before: if the process dies
+  in between, the message is lost to the broker, as it is today between kombu's BRPOP
+  and its transaction; taskbeat still has its run `queued` in the database and publishes
+  it again (the requeue sweep).
+
+Everything else, the wire format and the keys, is kombu's. Used by the worker's Celery
+app for `redis://` and `rediss://` brokers (`TRANSPORT`); other brokers keep their own.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Any
 
 import redis
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+from kombu.utils.json import dumps
 
 TRANSPORT = f"{__name__}:Transport"
 SCHEMES = ("redis", "rediss")
+log = logging.getLogger(__name__)
+
+
+class QoS(kombu_redis.QoS):
+    """The unacked set, written once per turn of the event loop when there is one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()  # what is gathered
+        self._writing = threading.Lock()  # the connection the writes go out on
+        self._taken: dict[str, tuple[float, str]] = {}  # tag -> (time taken, record)
+        self._acked: list[str] = []
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        if not self.channel.connection.in_event_loop:
+            super().append(message, delivery_tag)
+            return
+        delivery = message.delivery_info
+        record = dumps([message._raw, delivery["exchange"], delivery["routing_key"]])
+        with self._lock:
+            self._taken[delivery_tag] = (time.time(), record)
+        virtual.QoS.append(self, message, delivery_tag)
+
+    def ack(self, delivery_tag: str) -> None:
+        if not self.channel.connection.in_event_loop:
+            super().ack(delivery_tag)
+            return
+        with self._lock:
+            self._acked.append(delivery_tag)
+        virtual.QoS.ack(self, delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        self.write_gathered(wait=True)
+        super().reject(delivery_tag, requeue)
+
+    def restore_unacked(self, client: Any = None) -> None:
+        self.write_gathered(wait=True)
+        super().restore_unacked(client)
+
+    def write_gathered(self, wait: bool = False) -> None:
+        """Send what was gathered as one transaction (additions, then removals: a
+        message taken and acknowledged within one turn ends up out of the set). Its
+        answer is read before the next is sent, or now with `wait` (before anything
+        reads the set on another connection)."""
+        with self._writing:
+            with self._lock:
+                taken, acked = self._taken, self._acked
+                self._taken, self._acked = {}, []
+            try:
+                if taken or acked:
+                    self._send(taken, acked)
+                if wait:
+                    self._sender.read_answers()
+            except BaseException:
+                with self._lock:  # kept for the next write, before anything newer
+                    self._taken = {**taken, **self._taken}
+                    self._acked = [*acked, *self._acked]
+                raise
+
+    def _send(self, taken: dict[str, tuple[float, str]], acked: list[str]) -> None:
+        with self.pipe_or_acquire() as pipe:
+            if taken:
+                pipe.zadd(self.unacked_index_key, {tag: at for tag, (at, _) in taken.items()})
+                pipe.hset(self.unacked_key, mapping={t: r for t, (_, r) in taken.items()})
+            if acked:
+                pipe.zrem(self.unacked_index_key, *acked)
+                pipe.hdel(self.unacked_key, *acked)
+            # The pipeline's commands carry kombu's key prefix, if one is configured.
+            commands = [("MULTI",), *(args for args, _ in pipe.command_stack), ("EXEC",)]
+            pipe.reset()
+        self._sender.send(self.channel.pool, commands)
+
+    @cached_property
+    def _sender(self) -> _AnswersLater:
+        return _AnswersLater()
+
+
+class _AnswersLater:
+    """Sends commands on a connection of its own and reads their answers only before
+    sending more (or when closed): the event loop never waits on Redis for them. An
+    error answer is logged; a dropped connection raises, as any Redis call would."""
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+        self._connection: Any = None
+        self._awaited = 0
+
+    def send(self, pool: Any, commands: list[tuple[Any, ...]]) -> None:
+        if self._pool is not pool:  # kombu replaces its pool after a connection error
+            self.close()
+            self._pool, self._connection = pool, pool.get_connection()
+        try:
+            self.read_answers()
+            self._connection.send_packed_command(self._connection.pack_commands(commands))
+            self._awaited += len(commands)
+        except BaseException:
+            self._discard()
+            raise
+
+    def close(self) -> None:
+        try:
+            self.read_answers()
+        finally:
+            self._discard()
+
+    def read_answers(self) -> None:
+        while self._awaited:
+            self._awaited -= 1
+            try:
+                answer = self._connection.read_response()
+            except redis.ResponseError as exc:
+                log.error("Redis refused an update of the unacked set: %s", exc)
+                continue
+            for part in answer if isinstance(answer, list) else ():
+                if isinstance(part, Exception):
+                    log.error("Redis refused an update of the unacked set: %s", part)
+
+    def _discard(self) -> None:
+        if self._connection is not None:
+            self._connection.disconnect()
+            self._pool.release(self._connection)
+        self._pool, self._connection, self._awaited = None, None, 0
 
 
 class Channel(kombu_redis.Channel):
+    QoS = QoS
+
     @contextmanager
     def conn_or_acquire(self, client: redis.Redis | None = None) -> Iterator[redis.Redis]:
         yield client if client else self._shared_client()
@@ -38,10 +178,33 @@ class Channel(kombu_redis.Channel):
         cached: tuple[Any, redis.Redis] | None = self.__dict__.get("_shared")
         # kombu replaces its pool after a connection error: a new pool, a new client.
         if cached is None or cached[0] is not self.pool:
-            cached = (self.pool, self._create_client())  # type: ignore[no-untyped-call]
+            cached = (self.pool, self._create_client())
             self.__dict__["_shared"] = cached
         return cached[1]
+
+    def write_gathered(self) -> None:
+        if self._qos is not None:
+            self._qos.write_gathered()
+
+    def close(self) -> None:
+        if self._qos is not None and not self.closed:
+            try:
+                self._qos.write_gathered(wait=True)
+                self._qos._sender.close()
+            except Exception as exc:  # closing goes on: kombu restores what it can
+                log.warning("could not write the unacked set while closing: %s", exc)
+        super().close()
 
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+    in_event_loop = False  # set once a worker's event loop drives this transport
+
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        super().register_with_event_loop(connection, loop)
+        self.in_event_loop = True
+        loop.on_tick.add(self._write_gathered)
+
+    def _write_gathered(self) -> None:
+        for channel in list(self.channels):
+            channel.write_gathered()

@@ -23,7 +23,6 @@ from taskbeat.status import ExecutionStatus
 from taskbeat.tasks import operations
 from taskbeat.tasks.fields import RunRequest, TaskDefinition
 from tests import sample_handlers
-from workers import transport
 from workers.app import create_worker_app
 
 TIMEOUT = 20.0
@@ -154,16 +153,3 @@ def test_publishing_to_a_redis_that_is_gone_reports_nothing_published(settings, 
         publisher.wake_scheduler()  # best effort: logs, does not raise
     finally:
         publisher.close()
-
-
-def test_the_workers_broker_keeps_one_redis_client_for_its_unacked_bookkeeping(settings, registry):
-    """workers.transport: one client for the per-message transactions, not one each;
-    the BRPOP client, which holds a connection of its own, stays apart."""
-    app = create_worker_app(settings, registry)
-    with app.connection_for_read() as connection:
-        channel = connection.default_channel
-        assert isinstance(channel, transport.Channel)
-        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
-            assert first is second
-            assert first.ping()
-        assert channel.client is not first

@@ -1,0 +1,123 @@
+"""workers.transport against a real Redis: the unacked set a worker keeps with acks late.
+
+kombu keeps every message a worker has taken in a hash and a sorted set (`unacked`,
+`unacked_index`) until it is acknowledged, so that the messages of a worker that died
+are delivered again. Ours writes them once per turn of the event loop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from kombu import Connection, Exchange, Producer, Queue
+from kombu.asynchronous import Hub
+
+from taskbeat.settings import Settings
+from workers import transport
+from workers.app import create_worker_app
+
+QUEUE = Queue("transport-test", Exchange("transport-test"), routing_key="transport-test")
+
+
+@pytest.fixture
+def connection(settings: Settings, registry) -> Iterator[Connection]:
+    app = create_worker_app(settings, registry)
+    with app.connection_for_read() as connection:
+        Producer(connection.default_channel).publish(
+            {"n": 1}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key, declare=[QUEUE]
+        )
+        yield connection
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.redis_url)
+    yield client
+    client.close()
+
+
+def in_event_loop(connection: Connection) -> Hub:
+    hub = Hub()
+    connection.transport.register_with_event_loop(connection.connection, hub)
+    return hub
+
+
+def turn(hub: Hub) -> None:
+    """What a worker's event loop does before it waits for events again."""
+    for callback in list(hub.on_tick):
+        callback()
+
+
+def unacked(client: redis.Redis) -> tuple[int, int]:
+    return int(client.hlen("unacked")), int(client.zcard("unacked_index"))
+
+
+def settles_at(client: redis.Redis, expected: tuple[int, int]) -> bool:
+    """The set reaches `expected` (a write's answer is read later, not waited for)."""
+    deadline = time.monotonic() + 5
+    while unacked(client) != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return unacked(client) == expected
+
+
+def test_the_workers_broker_keeps_one_redis_client_for_its_unacked_bookkeeping(connection):
+    """One client for the bookkeeping, not one per call; the BRPOP client, which holds a
+    connection of its own, stays apart."""
+    channel = connection.default_channel
+    assert isinstance(channel, transport.Channel)
+    with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+        assert first is second
+        assert first.ping()
+    assert channel.client is not first
+
+
+def test_in_the_event_loop_a_taken_message_enters_the_set_at_the_next_turn(connection, client):
+    hub = in_event_loop(connection)
+    message = connection.default_channel.basic_get(QUEUE.name)
+    assert message is not None
+    assert unacked(client) == (0, 0)  # gathered, not written yet
+    turn(hub)
+    assert settles_at(client, (1, 1))
+    message.ack()
+    assert unacked(client) == (1, 1)
+    turn(hub)
+    assert settles_at(client, (0, 0))
+
+
+def test_a_message_taken_and_acknowledged_within_one_turn_ends_out_of_the_set(connection, client):
+    hub = in_event_loop(connection)
+    connection.default_channel.basic_get(QUEUE.name).ack()
+    turn(hub)
+    connection.default_channel.qos.write_gathered(wait=True)  # read the answer
+    assert unacked(client) == (0, 0)
+
+
+def test_closing_the_channel_gives_back_a_message_not_yet_written_to_the_set(connection, client):
+    """A worker shutting down restores its unacknowledged messages to their queue,
+    gathered or written: none is lost to the broker."""
+    in_event_loop(connection)
+    channel = connection.default_channel
+    assert channel.basic_get(QUEUE.name) is not None
+    assert client.llen(QUEUE.name) == 0
+    channel.close()
+    assert client.llen(QUEUE.name) == 1
+    assert unacked(client) == (0, 0)
+
+
+def test_a_requeued_message_goes_back_to_its_queue_though_its_entry_was_only_gathered(
+    connection, client
+):
+    in_event_loop(connection)
+    message = connection.default_channel.basic_get(QUEUE.name)
+    message.reject(requeue=True)
+    assert client.llen(QUEUE.name) == 1
+    assert unacked(client) == (0, 0)
+
+
+def test_outside_an_event_loop_each_change_is_written_at_once(connection, client):
+    message = connection.default_channel.basic_get(QUEUE.name)
+    assert unacked(client) == (1, 1)
+    message.ack()
+    assert unacked(client) == (0, 0)
