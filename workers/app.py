@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +12,12 @@ from urllib.parse import urlsplit
 import redis
 from celery import Celery, Task
 from celery.exceptions import Reject
-from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 from sqlalchemy import Engine
 
 from handlers import load_registry
@@ -22,6 +28,7 @@ from taskbeat.db import (
     SessionLimits,
     make_engine,
     make_session_factory,
+    one_statement,
     transactional,
 )
 from taskbeat.handler import HandlerRegistry
@@ -29,6 +36,7 @@ from taskbeat.names import RUN_EXECUTION
 from taskbeat.outbox.publisher import REDIS_TIMEOUT, Publisher, RedisPublisher
 from taskbeat.redis_clients import quick_client
 from taskbeat.settings import Settings
+from taskbeat.store import runs
 from workers import transport
 from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 from workers.heartbeat import Heartbeats
@@ -54,6 +62,7 @@ class RuntimeHolder:
         self._pid: int | None = None
         self._runtime: WorkerRuntime | None = None
         self._publisher: RedisPublisher | None = None
+        self._building = threading.Lock()
 
     def configure(self, sender: Any = None, **_: Any) -> None:
         """On worker start: size the pool for the execution pool in use."""
@@ -64,6 +73,10 @@ class RuntimeHolder:
         self.connections = 1 if forks else concurrency + 1
 
     def get(self) -> WorkerRuntime:
+        with self._building:  # the warm-up thread and the first run may both ask
+            return self._current()
+
+    def _current(self) -> WorkerRuntime:
         if self._runtime is None or self._pid != os.getpid():
             # Autocommit: the claim and a success are one statement each; the failure
             # path's transactions go through a transactional view of the same pool.
@@ -82,6 +95,20 @@ class RuntimeHolder:
             )
             self._pid = os.getpid()
         return self._runtime
+
+    def warm_up(self, **_: Any) -> None:
+        """In a new pool process, before its first message: build the runtime, open its
+        connection and run the hot path's statements on nothing (`runs.warm_up`), so the
+        first run does not pay for them. In the background: Celery gives a new process a
+        few seconds to report ready, and the database may be slower than that."""
+        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        try:
+            with one_statement(self.get().engine) as connection:
+                runs.warm_up(connection, "warm-up", utcnow())
+        except Exception as exc:  # the first run meets the same trouble, and handles it
+            log.warning("could not warm up this worker process: %s", exc)
 
     def close(self, **_: Any) -> None:
         """Give back the connections this process opened (on worker shutdown)."""
@@ -143,6 +170,7 @@ def create_worker_app(settings: Settings, registry: HandlerRegistry | None = Non
     # Celery's signals are process-wide: any worker starting or stopping in this process
     # reaches this app's holder too, which is harmless (it only sizes and closes pools).
     worker_init.connect(holder.configure, weak=False)
+    worker_process_init.connect(holder.warm_up, weak=False)
     worker_shutdown.connect(holder.close, weak=False)
     worker_process_shutdown.connect(holder.close, weak=False)
     return app

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
-from taskbeat.db import ProcessKind, make_engine
+from taskbeat.celery_app import make_celery
+from taskbeat.db import ProcessKind, make_engine, one_statement
 from taskbeat.status import ExecutionStatus
-from tests.runs import history, status_of
+from tests.runs import history, reload, status_of
+from workers.app import RuntimeHolder
 from workers.execution import run_execution
 
 
@@ -93,3 +96,31 @@ def test_a_run_that_reads_its_last_execution_pays_for_it_and_only_then(
     with counted(engine) as traffic:
         run_execution(runtime, execution.id, "w:1")
     assert len(traffic.statements) == 3  # claim, the last execution (asked for), outcome
+
+
+def test_a_new_worker_process_warms_up_its_hot_path_without_changing_anything(
+    settings, registry, make_task, run_now, sessions
+):
+    """What a pool process does when it starts (`RuntimeHolder.warm_up`): its connection
+    open and the claim and the success prepared on the server, no row touched."""
+    task = make_task(handler="echo")
+    run_now(task)
+
+    def rows() -> list[tuple[object, ...]]:
+        executions = [(e.id, e.status, e.worker, e.started_at) for e in history(sessions, task)]
+        fields = reload(sessions, task).__dict__
+        return [*executions, tuple(sorted((k, v) for k, v in fields.items() if k[0] != "_"))]
+
+    before = rows()
+    holder = RuntimeHolder(settings, registry, make_celery(settings))
+    try:
+        holder.warm_up()
+        warming = next(t for t in threading.enumerate() if t.name == "warm-up")
+        warming.join(timeout=30)
+        with one_statement(holder.get().engine) as connection:
+            prepared = connection.scalars(text("SELECT statement FROM pg_prepared_statements"))
+            starts = sorted(statement.lstrip()[:15] for statement in prepared)
+        assert starts == ["WITH claimed AS", "WITH finished A"]
+        assert rows() == before
+    finally:
+        holder.close()
