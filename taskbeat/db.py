@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,21 +32,6 @@ class ProcessKind(enum.StrEnum):
     TOOL = "tool"  # the CLI, migrations, tests
 
 
-# A worker's sessions plan each prepared statement once. By default PostgreSQL plans a
-# prepared statement again at every execution for as long as it judges a plan for the
-# values at hand cheaper than a generic one. Whether it does depends on the statistics
-# of the moment: on a freshly filled table it did so for the claim and the success, and
-# that planning was two fifths of the backend's CPU per run (170 -> 102 µs per no-op
-# run, in-process on this VM); in the e2e bench it had already settled on the generic
-# plan. Forcing it makes the hot path's cost not hang on that choice. Only the
-# statements prepared on purpose
-# (`taskbeat.store.prepared`: lookups by primary key) are held to a generic plan:
-# psycopg's own preparing of any query run five times is off in those sessions (a
-# threshold never reached; None would refuse `prepare=True` too).
-_WORKER_SESSION = {"plan_cache_mode": "force_generic_plan"}
-_WORKER_CONNECT = {"prepare_threshold": sys.maxsize}
-
-
 @dataclass(frozen=True)
 class SessionLimits:
     """Bounds on every PostgreSQL session of a server process, so a stuck or frozen
@@ -69,19 +53,14 @@ class SessionLimits:
             connect=settings.db_connect_timeout,
         )
 
-    def settings(self) -> dict[str, str]:
-        """The session settings that set them, in milliseconds."""
+    def options(self) -> str:
+        """The libpq `options` string that sets them when a session starts."""
         limits = {
             "lock_timeout": self.lock,
             "statement_timeout": self.statement,
             "idle_in_transaction_session_timeout": self.idle_in_transaction,
         }
-        return {name: str(round(seconds * 1000)) for name, seconds in limits.items()}
-
-
-def session_options(settings: dict[str, str]) -> str:
-    """The libpq `options` string that sets `settings` when a session starts."""
-    return " ".join(f"-c {name}={value}" for name, value in settings.items())
+        return " ".join(f"-c {name}={round(seconds * 1000)}" for name, seconds in limits.items())
 
 
 def normalize_url(url: str) -> URL:
@@ -113,8 +92,7 @@ def make_engine(
     `autocommit`: PostgreSQL connections run each statement as its own transaction from
     the start (for a process whose hot work is single statements: `one_statement` then
     switches nothing per use); `transactional()` gives a view that begins transactions.
-    `limits`: the session bounds of a server process (PostgreSQL only). A worker's
-    sessions also hold its prepared statements to one plan (`_WORKER_SESSION`).
+    `limits`: the session bounds of a server process (PostgreSQL only).
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -126,14 +104,9 @@ def make_engine(
     options.setdefault("max_overflow", 0)
     # Named in pg_stat_activity, so an operator sees which process holds what.
     connect_args = {"application_name": f"taskbeat-{kind.value}", **options.pop("connect_args", {})}
-    session = _WORKER_SESSION if kind is ProcessKind.WORKER else {}
-    if kind is ProcessKind.WORKER:
-        connect_args.update(_WORKER_CONNECT)
     if limits is not None:
-        session = {**limits.settings(), **session}
+        connect_args["options"] = limits.options()
         connect_args["connect_timeout"] = max(2, round(limits.connect))  # libpq: whole seconds
-    if session:
-        connect_args["options"] = session_options(session)
     return create_engine(parsed, connect_args=connect_args, **options)
 
 

@@ -14,13 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from scheduler.dispatch import Dispatcher
 from taskbeat import store
 from taskbeat.clock import utcnow
-from taskbeat.db import (
-    ProcessKind,
-    SessionLimits,
-    make_engine,
-    make_session_factory,
-    session_options,
-)
+from taskbeat.db import ProcessKind, SessionLimits, make_engine, make_session_factory
 from taskbeat.models import Execution
 from taskbeat.outbox.publisher import RecordingPublisher
 from taskbeat.status import ExecutionStatus
@@ -132,6 +126,6 @@ def test_a_claim_meeting_a_held_lock_gives_up_and_hands_the_message_back(
 
 
 def test_session_limits_are_milliseconds_in_libpq_options():
-    assert session_options(SessionLimits(5, 60, 0.25, connect=3).settings()) == (
+    assert SessionLimits(5, 60, 0.25, connect=3).options() == (
         "-c lock_timeout=5000 -c statement_timeout=60000 -c idle_in_transaction_session_timeout=250"
     )

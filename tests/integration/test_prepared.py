@@ -123,32 +123,3 @@ def test_a_naive_datetime_is_refused_as_the_model_refuses_it(worker_engine):
     naive = datetime.now(UTC).replace(tzinfo=None)
     with one_statement(worker_engine) as connection, pytest.raises(ValueError, match="naive"):
         statement.first(connection, {"when": naive})
-
-
-def test_a_worker_plans_its_prepared_statements_once_and_prepares_nothing_else(
-    worker_engine, make_task
-):
-    """In a worker's session PostgreSQL plans a prepared statement once, not at each
-    execution; and only the statements prepared on purpose are prepared (psycopg would
-    otherwise prepare any query run five times, and hold it to that one plan too)."""
-    task = make_task()
-    statement = PreparedStatement(_TOUCH, worker_engine.dialect)
-    with one_statement(worker_engine) as connection:
-        for _ in range(8):
-            statement.first(connection, {"task": task.id, "new_params": {}})
-            connection.execute(select(Task.id).where(Task.id == task.id)).all()
-        plans = connection.execute(
-            text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
-        ).all()
-    assert len(plans) == 1, plans
-    assert "touched" in plans[0].statement
-    assert (plans[0].generic_plans, plans[0].custom_plans) == (8, 0)
-
-
-def test_other_processes_keep_postgresqls_plan_choice(settings):
-    engine = make_engine(settings.database_url, ProcessKind.API)
-    try:
-        with engine.connect() as connection:
-            assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "auto"
-    finally:
-        engine.dispose()
