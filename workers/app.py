@@ -100,15 +100,18 @@ class RuntimeHolder:
         """In a new pool process, before its first message: build the runtime, open its
         connection and run the hot path's statements on nothing (`runs.warm_up`), so the
         first run does not pay for them. In the background: Celery gives a new process a
-        few seconds to report ready, and the database may be slower than that."""
+        few seconds to report ready, and the database may be slower than that. The first
+        run waits for the warm-up to end (for at most the connect timeout), rather than
+        for a pooled connection the warm-up may fail to open."""
         threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:
-        try:
-            with one_statement(self.get().engine) as connection:
-                runs.warm_up(connection, "warm-up", utcnow())
-        except Exception as exc:  # the first run meets the same trouble, and handles it
-            log.warning("could not warm up this worker process: %s", exc)
+        with self._building:
+            try:
+                with one_statement(self._current().engine) as connection:
+                    runs.warm_up(connection, "warm-up", utcnow())
+            except Exception as exc:  # the first run meets the same trouble, and handles it
+                log.warning("could not warm up this worker process: %s", exc)
 
     def close(self, **_: Any) -> None:
         """Give back the connections this process opened (on worker shutdown)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import time
 from datetime import timedelta
 
 import fakeredis
@@ -12,6 +14,7 @@ from sqlalchemy import delete
 
 from scheduler.dispatch import Dispatcher
 from taskbeat import store
+from taskbeat.celery_app import make_celery
 from taskbeat.db import make_engine
 from taskbeat.models import Execution, Task
 from taskbeat.names import RUN_EXECUTION
@@ -19,7 +22,7 @@ from taskbeat.status import ExecutionStatus, Trigger
 from taskbeat.tasks import operations
 from taskbeat.tasks.state import TaskStatus
 from tests.runs import WORKER, history, reload, status_of
-from workers.app import create_worker_app, make_runtime
+from workers.app import RuntimeHolder, create_worker_app, make_runtime
 from workers.capture import HANDLER_LOGGER, LineCapture, run_logger
 from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
 
@@ -335,3 +338,27 @@ def test_a_queue_one_run_that_ends_wakes_the_scheduler_for_the_run_waiting_behin
     other = make_task(name="plain", handler="echo")
     run_execution(runtime, run_now(other).id, WORKER)
     assert publisher.wakeups == 1  # a success with nothing waiting wakes nobody
+
+
+def test_a_first_run_behind_a_warm_up_that_cannot_connect_waits_only_for_the_connect_timeout(
+    settings, registry
+):
+    """A database that accepts connections and never answers: the warm-up gives up after
+    the connect timeout, and the first run, which waited for it, tries on its own and
+    hands its message back, instead of waiting out the pool's 30 s for a connection the
+    warm-up never opened."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        url = f"postgresql://taskbeat@127.0.0.1:{port}/taskbeat"
+        holder = RuntimeHolder(
+            settings.model_copy(update={"database_url": url, "db_connect_timeout": 2.0}),
+            registry,
+            make_celery(settings),
+        )
+        started = time.monotonic()
+        holder.warm_up()
+        time.sleep(0.2)  # the warm-up is connecting
+        with pytest.raises(DatabaseUnavailable):
+            run_execution(holder.get(), 1, WORKER)
+        assert time.monotonic() - started < 15
+        holder.close()
