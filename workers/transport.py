@@ -40,6 +40,7 @@ from kombu.transport import virtual
 from kombu.utils.json import dumps
 
 TRANSPORT = f"{__name__}:Transport"
+ANSWER_TIMEOUT = 5.0  # seconds to wait for answers already due
 SCHEMES = ("redis", "rediss")
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class QoS(kombu_redis.QoS):
                     self._send(taken, acked)
                 if wait:
                     self._sender.read_answers()
+                elif not (taken or acked):  # a quiet turn: confirm the last write
+                    self._sender.read_ready_answers()
             except BaseException:
                 with self._lock:  # kept for the next write, before anything newer
                     self._taken = {**taken, **self._taken}
@@ -120,35 +123,82 @@ class QoS(kombu_redis.QoS):
 
 class _AnswersLater:
     """Sends commands on a connection of its own and reads their answers only before
-    sending more (or when closed): the event loop never waits on Redis for them. An
-    error answer is logged; a dropped connection raises, as any Redis call would."""
+    sending more (or when closed): the event loop never waits on Redis for them.
+
+    What was sent is kept until its answers are read. If the connection turns out to
+    have dropped (a Redis restart, a killed client: a send into a dead socket often
+    succeeds), it is all sent again on a new connection (adding or removing the same
+    entries twice leaves the set as once) and read there; if that fails too, the error
+    is raised, as any Redis call would raise it, and what was sent is kept for the next
+    attempt. An error answer (Redis out of memory, read-only) is logged."""
 
     def __init__(self) -> None:
         self._pool: Any = None
         self._connection: Any = None
-        self._awaited = 0
+        self._unconfirmed: list[tuple[Any, ...]] = []  # sent, answers not read yet
 
     def send(self, pool: Any, commands: list[tuple[Any, ...]]) -> None:
         if self._pool is not pool:  # kombu replaces its pool after a connection error
-            self.close()
-            self._pool, self._connection = pool, pool.get_connection()
+            self._drop_connection()
+            self._pool = pool
+        self.read_answers()
+        self._unconfirmed = list(commands)
+        for last_try in (False, True):
+            try:
+                self._send(commands)
+                return
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                self._drop_connection()  # kept in _unconfirmed: sent again next time
+                if last_try:
+                    raise
+
+    def read_ready_answers(self) -> None:
+        """Read the answers if they have come (or the connection has ended), without
+        waiting: a quiet worker's last write is confirmed, or sent again, on the next
+        turn of the loop."""
+        if not self._unconfirmed:
+            return
         try:
+            ready = self._connection is None or self._connection.can_read(0)
+        except (redis.ConnectionError, redis.TimeoutError, OSError):  # it has ended
+            self._drop_connection()
+            ready = True
+        if ready:
             self.read_answers()
-            self._connection.send_packed_command(self._connection.pack_commands(commands))
-            self._awaited += len(commands)
-        except BaseException:
-            self._discard()
-            raise
+
+    def read_answers(self) -> None:
+        if not self._unconfirmed:
+            return
+        for last_try in (False, True):
+            try:
+                if self._connection is None:
+                    self._send(self._unconfirmed)
+                self._read(len(self._unconfirmed))
+                self._unconfirmed = []
+                return
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                self._drop_connection()
+                if last_try:
+                    raise
 
     def close(self) -> None:
         try:
             self.read_answers()
         finally:
-            self._discard()
+            self._drop_connection()
+            self._unconfirmed = []
 
-    def read_answers(self) -> None:
-        while self._awaited:
-            self._awaited -= 1
+    def _send(self, commands: list[tuple[Any, ...]]) -> None:
+        if self._connection is None:
+            self._connection = self._pool.get_connection()
+        self._connection.send_packed_command(self._connection.pack_commands(commands))
+
+    def _read(self, count: int) -> None:
+        # Answers are normally waiting already; a link that went silent must not hold
+        # the event loop (or a shutdown) for long.
+        if not self._connection.can_read(timeout=ANSWER_TIMEOUT):
+            raise redis.TimeoutError(f"no answer from Redis within {ANSWER_TIMEOUT:g}s")
+        for _ in range(count):
             try:
                 answer = self._connection.read_response()
             except redis.ResponseError as exc:
@@ -158,11 +208,11 @@ class _AnswersLater:
                 if isinstance(part, Exception):
                     log.error("Redis refused an update of the unacked set: %s", part)
 
-    def _discard(self) -> None:
+    def _drop_connection(self) -> None:
         if self._connection is not None:
             self._connection.disconnect()
             self._pool.release(self._connection)
-        self._pool, self._connection, self._awaited = None, None, 0
+        self._connection = None
 
 
 class Channel(kombu_redis.Channel):
@@ -200,10 +250,17 @@ class Transport(kombu_redis.Transport):
     Channel = Channel
     in_event_loop = False  # set once a worker's event loop drives this transport
 
+    _loop: Any = None
+
     def register_with_event_loop(self, connection: Any, loop: Any) -> None:
         super().register_with_event_loop(connection, loop)
-        self.in_event_loop = True
+        self.in_event_loop, self._loop = True, loop
         loop.on_tick.add(self._write_gathered)
+
+    def close_connection(self, connection: Any) -> None:
+        super().close_connection(connection)  # closing its channels writes what they gathered
+        if self._loop is not None:  # a consumer that reconnects registers a new transport
+            self._loop.on_tick.discard(self._write_gathered)
 
     def _write_gathered(self) -> None:
         for channel in list(self.channels):

@@ -121,3 +121,41 @@ def test_outside_an_event_loop_each_change_is_written_at_once(connection, client
     assert unacked(client) == (1, 1)
     message.ack()
     assert unacked(client) == (0, 0)
+
+
+def drop_other_connections(client: redis.Redis) -> None:
+    """What a Redis restart or `CLIENT KILL` does to the worker's connections."""
+    mine = client.client_id()
+    for other in client.client_list():
+        if int(other["id"]) != mine:
+            client.client_kill_filter(_id=other["id"])
+
+
+def test_a_write_into_a_connection_redis_dropped_is_sent_again_on_a_new_one(connection, client):
+    hub = in_event_loop(connection)
+    message = connection.default_channel.basic_get(QUEUE.name)
+    turn(hub)
+    assert settles_at(client, (1, 1))
+    drop_other_connections(client)
+    message.ack()
+    turn(hub)  # sent, perhaps into the dropped connection
+    turn(hub)  # a quiet turn: its answer read, or its end seen and the write sent again
+    assert settles_at(client, (0, 0))
+
+
+def test_after_a_dropped_connection_the_next_writes_and_a_close_still_work(connection, client):
+    hub = in_event_loop(connection)
+    channel = connection.default_channel
+    first = channel.basic_get(QUEUE.name)
+    turn(hub)
+    assert settles_at(client, (1, 1))
+    drop_other_connections(client)
+    channel.qos.write_gathered(wait=True)  # reads what is due on the dropped connection
+    first.ack()
+    Producer(channel).publish({"n": 2}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key)
+    assert channel.basic_get(QUEUE.name) is not None
+    turn(hub)
+    assert settles_at(client, (1, 1))
+    channel.close()  # the second is given back
+    assert client.llen(QUEUE.name) == 1
+    assert unacked(client) == (0, 0)
