@@ -116,6 +116,11 @@ class QoS(kombu_redis.QoS):
             pipe.reset()
         self._sender.send(self.channel.pool, commands)
 
+    def close_writes(self) -> None:
+        """Write what was gathered, read every answer, and give the connection back."""
+        self.write_gathered(wait=True)
+        self._sender.close()
+
     @cached_property
     def _sender(self) -> _AnswersLater:
         return _AnswersLater()
@@ -129,8 +134,9 @@ class _AnswersLater:
     have dropped (a Redis restart, a killed client: a send into a dead socket often
     succeeds), it is all sent again on a new connection (adding or removing the same
     entries twice leaves the set as once) and read there; if that fails too, the error
-    is raised, as any Redis call would raise it, and what was sent is kept for the next
-    attempt. An error answer (Redis out of memory, read-only) is logged."""
+    is raised, as any Redis call would raise it, and it is kept for the next attempt.
+    Commands that could not be sent at all are the caller's to keep (`QoS` gathers them
+    again). An error answer (Redis out of memory, read-only) is logged."""
 
     def __init__(self) -> None:
         self._pool: Any = None
@@ -142,13 +148,13 @@ class _AnswersLater:
             self._drop_connection()
             self._pool = pool
         self.read_answers()
-        self._unconfirmed = list(commands)
         for last_try in (False, True):
             try:
                 self._send(commands)
+                self._unconfirmed = list(commands)
                 return
             except (redis.ConnectionError, redis.TimeoutError, OSError):
-                self._drop_connection()  # kept in _unconfirmed: sent again next time
+                self._drop_connection()
                 if last_try:
                     raise
 
@@ -239,8 +245,7 @@ class Channel(kombu_redis.Channel):
     def close(self) -> None:
         if self._qos is not None and not self.closed:
             try:
-                self._qos.write_gathered(wait=True)
-                self._qos._sender.close()
+                self._qos.close_writes()
             except Exception as exc:  # closing goes on: kombu restores what it can
                 log.warning("could not write the unacked set while closing: %s", exc)
         super().close()
