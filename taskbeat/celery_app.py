@@ -21,6 +21,11 @@ def make_celery(settings: Settings) -> Celery:
         # claim compare-and-set turns any redelivery into a no-op.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # A run in flight when the broker connection drops goes on: its outcome is
+        # written to SQL, and the redelivered message's claim finds it settled. (Celery 6
+        # makes cancelling such runs the default; that would cut healthy runs short on
+        # every Redis blip, and leave them to the sweeper as lost.)
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_prefetch_multiplier=1,
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,

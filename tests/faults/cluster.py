@@ -168,17 +168,28 @@ class Cluster:
 
     def running_probe(self, task_ids: list[int], timeout: float = 20) -> int:
         """The pid of a probe attempt of one of these tasks that is running now."""
+        return self.running_attempt(task_ids, timeout).pid
 
-        def alive() -> int | None:
+    def running_attempt(self, task_ids: list[int], timeout: float = 20) -> ledger.Attempt:
+        """A probe attempt of one of these tasks that is running now."""
+
+        def alive() -> ledger.Attempt | None:
             attempts = ledger.read_journal(self.journal)
             now = time.time()
             for (task, _), by_execution in attempts.items():
                 for attempt in by_execution.values():
                     if task in task_ids and not attempt.done and now - attempt.last < 0.3:
-                        return attempt.pid
+                        return attempt
             return None
 
         return wait_until(alive, timeout, "a probe attempt to be running")
+
+    def attempt(self, execution_id: int) -> ledger.Attempt:
+        """The probe's attempt of this execution, as the journal has it now."""
+        for by_execution in ledger.read_journal(self.journal).values():
+            if execution_id in by_execution:
+                return by_execution[execution_id]
+        raise LookupError(f"the probe never ran execution {execution_id}")
 
     def finals(self, task_ids: list[int]) -> list[Execution]:
         """The last attempt of each slot of these tasks that has a row."""

@@ -49,14 +49,16 @@ def test_redis_down_for_thirty_seconds_loses_and_doubles_nothing(cluster: MakeCl
         c.add_tasks(3, "every 2 seconds", lead=1, window=REDIS_OUTAGE + 8, sleep=0.3)
         long = c.add_tasks(1, "every 5 seconds", lead=1, window=REDIS_OUTAGE + 8, sleep=3,
                            max_retries=1, retry_delay=0.5)  # fmt: skip
-        c.running_probe(long)
+        in_flight = c.running_attempt(long)
         c.redis.stop()
         time.sleep(REDIS_OUTAGE)
         c.redis.start()
         fault_end = time.time()
         c.settle(timeout=30)
         verdict = c.audit(fault_end)
+        finished = c.attempt(in_flight.execution).done
     assert not verdict.problems, "\n".join(verdict.problems)
+    assert finished, "the run in flight when Redis went away was cut short"
 
 
 def test_postgres_backends_terminated_during_dispatch_and_outcome_writes(
