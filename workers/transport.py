@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -41,6 +41,8 @@ from kombu.utils.json import dumps
 
 TRANSPORT = f"{__name__}:Transport"
 ANSWER_TIMEOUT = 5.0  # seconds to wait for answers already due
+# What a Redis connection that has ended raises.
+DROPPED = (redis.ConnectionError, redis.TimeoutError, OSError)
 SCHEMES = ("redis", "rediss")
 log = logging.getLogger(__name__)
 
@@ -148,15 +150,8 @@ class _AnswersLater:
             self._drop_connection()
             self._pool = pool
         self.read_answers()
-        for last_try in (False, True):
-            try:
-                self._send(commands)
-                self._unconfirmed = list(commands)
-                return
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                self._drop_connection()
-                if last_try:
-                    raise
+        self._on_a_live_connection(lambda: self._send(commands))
+        self._unconfirmed = list(commands)
 
     def read_ready_answers(self) -> None:
         """Read the answers if they have come (or the connection has ended), without
@@ -166,7 +161,7 @@ class _AnswersLater:
             return
         try:
             ready = self._connection is None or self._connection.can_read(0)
-        except (redis.ConnectionError, redis.TimeoutError, OSError):  # it has ended
+        except DROPPED:  # it has ended
             self._drop_connection()
             ready = True
         if ready:
@@ -175,17 +170,8 @@ class _AnswersLater:
     def read_answers(self) -> None:
         if not self._unconfirmed:
             return
-        for last_try in (False, True):
-            try:
-                if self._connection is None:
-                    self._send(self._unconfirmed)
-                self._read(len(self._unconfirmed))
-                self._unconfirmed = []
-                return
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                self._drop_connection()
-                if last_try:
-                    raise
+        self._on_a_live_connection(self._resend_and_read)
+        self._unconfirmed = []
 
     def close(self) -> None:
         try:
@@ -193,6 +179,23 @@ class _AnswersLater:
         finally:
             self._drop_connection()
             self._unconfirmed = []
+
+    def _on_a_live_connection(self, action: Callable[[], None]) -> None:
+        """Run `action`; if the connection had ended, once more on a new one."""
+        try:
+            action()
+        except DROPPED:
+            self._drop_connection()
+            try:
+                action()
+            except DROPPED:
+                self._drop_connection()
+                raise
+
+    def _resend_and_read(self) -> None:
+        if self._connection is None:  # a new one: what the old one carried is sent again
+            self._send(self._unconfirmed)
+        self._read(len(self._unconfirmed))
 
     def _send(self, commands: list[tuple[Any, ...]]) -> None:
         if self._connection is None:
