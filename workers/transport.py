@@ -5,20 +5,26 @@ With acks late, a worker's main process keeps every message it has taken in an u
 set in Redis until the run is acknowledged, so that a worker that dies leaves its
 messages to be delivered again. kombu writes that set with a Redis transaction when it
 takes each message and another when it acknowledges each, and waits for each answer in
-the event loop, where the pool's results and the next jobs wait too. Two changes:
+the event loop, where the pool's results and the next jobs wait too. Three changes:
 
 - One Redis client per connection pool, not a new `redis.Redis` (and a copy of its
   table of response callbacks, a few hundred entries) for every call: that copy was a
   fifth of the main process's CPU per message in py-spy (bench/README.md).
-- Inside the event loop, the additions and removals are gathered and written once per
-  turn of the loop, before it waits for events again: one transaction for every message
-  taken and acknowledged in that turn, off the path from a finished run to the next
-  job. Outside an event loop each is written at once, as kombu does. Whatever must read
-  the set (a restore, a reject with requeue, closing the channel) writes what is
-  gathered first. A message is in the set a turn later than before: if the process dies
-  in between, the message is lost to the broker, as it is today between kombu's BRPOP
-  and its transaction; taskbeat still has its run `queued` in the database and publishes
-  it again (the requeue sweep).
+- Inside the event loop, the additions and removals are gathered and written at most
+  once every `Transport.write_every` (50 ms), as one transaction, without waiting for
+  its answer: off the path from a finished run to the next job. Outside an event loop
+  each is written at once, as kombu does. Whatever must read the set (a restore, a
+  reject with requeue, closing the channel) writes what is gathered first.
+- A message taken and acknowledged between two writes is not written at all: on a busy
+  worker, most runs. Each write was a send on a socket, and they were a third of the
+  main process's CPU (py-spy, bench/README.md).
+
+So a message enters the set up to 50 ms after it was taken, or never. If the process
+dies in between, the message is lost to the broker, as it is today between kombu's
+BRPOP and its transaction. That changes no recovery: taskbeat still has the run
+`queued` in the database and publishes it again after `TASKBEAT_REQUEUE_AFTER` (the
+requeue sweep), which comes before kombu would restore a dead worker's entries (after
+the visibility timeout) anyway; a run it had claimed is found by the lost-run sweeper.
 
 Everything else, the wire format and the keys, is kombu's. Used by the worker's Celery
 app for `redis://` and `rediss://` brokers (`TRANSPORT`); other brokers keep their own.
@@ -48,7 +54,7 @@ log = logging.getLogger(__name__)
 
 
 class QoS(kombu_redis.QoS):
-    """The unacked set, written once per turn of the event loop when there is one."""
+    """The unacked set, gathered in the event loop and written when `Transport` says."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,13 +90,13 @@ class QoS(kombu_redis.QoS):
         super().restore_unacked(client)
 
     def write_gathered(self, wait: bool = False) -> None:
-        """Send what was gathered as one transaction (additions, then removals: a
-        message taken and acknowledged within one turn ends up out of the set). Its
-        answer is read before the next is sent, or now with `wait` (before anything
-        reads the set on another connection)."""
+        """Send what was gathered as one transaction: additions, then removals, less
+        the messages taken and acknowledged since the last write. Its answer is read
+        before the next is sent, or now with `wait` (before anything reads the set on
+        another connection)."""
         with self._writing:
             with self._lock:
-                taken, acked = self._taken, self._acked
+                taken, acked = _still_to_write(self._taken, self._acked)
                 self._taken, self._acked = {}, []
             try:
                 if taken or acked:
@@ -128,6 +134,20 @@ class QoS(kombu_redis.QoS):
         return _AnswersLater()
 
 
+def _still_to_write(
+    taken: dict[str, tuple[float, str]], acked: list[str]
+) -> tuple[dict[str, tuple[float, str]], list[str]]:
+    """What was gathered, without the messages both taken and acknowledged since the
+    last write: adding and then removing them would leave the set as it is."""
+    both = taken.keys() & set(acked) if taken and acked else set()
+    if not both:
+        return taken, acked
+    return (
+        {tag: entry for tag, entry in taken.items() if tag not in both},
+        [tag for tag in acked if tag not in both],
+    )
+
+
 class _AnswersLater:
     """Sends commands on a connection of its own and reads their answers only before
     sending more (or when closed): the event loop never waits on Redis for them.
@@ -155,8 +175,8 @@ class _AnswersLater:
 
     def read_ready_answers(self) -> None:
         """Read the answers if they have come (or the connection has ended), without
-        waiting: a quiet worker's last write is confirmed, or sent again, on the next
-        turn of the loop."""
+        waiting: a quiet worker's last write is confirmed, or sent again, the next time
+        the loop writes."""
         if not self._unconfirmed:
             return
         try:
@@ -257,19 +277,37 @@ class Channel(kombu_redis.Channel):
 class Transport(kombu_redis.Transport):
     Channel = Channel
     in_event_loop = False  # set once a worker's event loop drives this transport
+    # From the event loop, the unacked set is written at most this often (seconds).
+    write_every = 0.05
 
     _loop: Any = None
+    _next_write = 0.0  # the monotonic time from which the next write may go
+    _reminder: Any = None  # a timer that turns a quiet loop once more when it has come
 
     def register_with_event_loop(self, connection: Any, loop: Any) -> None:
         super().register_with_event_loop(connection, loop)
         self.in_event_loop, self._loop = True, loop
-        loop.on_tick.add(self._write_gathered)
+        loop.on_tick.add(self._on_tick)
 
     def close_connection(self, connection: Any) -> None:
         super().close_connection(connection)  # closing its channels writes what they gathered
         if self._loop is not None:  # a consumer that reconnects registers a new transport
-            self._loop.on_tick.discard(self._write_gathered)
+            self._loop.on_tick.discard(self._on_tick)
+        if self._reminder is not None:
+            self._reminder.cancel()
 
-    def _write_gathered(self) -> None:
+    def _on_tick(self) -> None:
+        """Each turn of the event loop: write what the channels gathered if
+        `write_every` has passed since the last write; if not, make sure the loop
+        turns again when it has, even with no event to wake it."""
+        now = time.monotonic()
+        if now < self._next_write:
+            if self._reminder is None:
+                self._reminder = self._loop.call_later(self._next_write - now, self._remind)
+            return
+        self._next_write = now + self.write_every
         for channel in list(self.channels):
             channel.write_gathered()
+
+    def _remind(self) -> None:
+        self._reminder = None  # the turn this timer fires in writes

@@ -2,7 +2,10 @@
 
 kombu keeps every message a worker has taken in a hash and a sorted set (`unacked`,
 `unacked_index`) until it is acknowledged, so that the messages of a worker that died
-are delivered again. Ours writes them once per turn of the event loop."""
+are delivered again. Ours writes them from the event loop at most once per
+`Transport.write_every`, and not at all for a message taken and acknowledged between two
+writes. Most tests here set the interval to 0 (a write each turn) to follow one write at a
+time; the ones about the interval keep one."""
 
 from __future__ import annotations
 
@@ -38,10 +41,17 @@ def client(settings: Settings) -> Iterator[redis.Redis]:
     client.close()
 
 
-def in_event_loop(connection: Connection) -> Hub:
+def in_event_loop(connection: Connection, write_every: float = 0.0) -> Hub:
     hub = Hub()
+    connection.transport.write_every = write_every
     connection.transport.register_with_event_loop(connection.connection, hub)
     return hub
+
+
+def publish_another(connection: Connection) -> None:
+    Producer(connection.default_channel).publish(
+        {"n": 2}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key
+    )
 
 
 def turn(hub: Hub) -> None:
@@ -92,6 +102,48 @@ def test_a_message_taken_and_acknowledged_within_one_turn_ends_out_of_the_set(co
     turn(hub)
     connection.default_channel.qos.write_gathered(wait=True)  # read the answer
     assert unacked(client) == (0, 0)
+
+
+def test_a_message_taken_and_acknowledged_between_two_writes_is_not_written_at_all(
+    connection, client, monkeypatch
+):
+    sent: list[list[tuple[object, ...]]] = []
+    send = transport._AnswersLater.send
+
+    def noting(self: transport._AnswersLater, pool: object, commands: list) -> None:
+        sent.append(commands)
+        send(self, pool, commands)
+
+    monkeypatch.setattr(transport._AnswersLater, "send", noting)
+    hub = in_event_loop(connection)
+    channel = connection.default_channel
+    channel.basic_get(QUEUE.name).ack()
+    turn(hub)
+    assert sent == []  # nothing to write: it came and went
+    publish_another(connection)
+    kept = channel.basic_get(QUEUE.name)
+    turn(hub)
+    assert [command[0] for command in sent[0]] == ["MULTI", "ZADD", "HSET", "EXEC"]
+    assert settles_at(client, (1, 1))
+    kept.ack()
+
+
+def test_from_the_event_loop_the_set_is_written_at_most_once_per_interval(connection, client):
+    hub = in_event_loop(connection, write_every=0.3)
+    turn(hub)  # a write (of nothing): the interval starts
+    started = time.monotonic()
+    message = connection.default_channel.basic_get(QUEUE.name)
+    turn(hub)
+    turn(hub)
+    assert unacked(client) == (0, 0)  # gathered, held until the interval ends
+    # A quiet loop is not left waiting for an event: a timer turns it when the interval ends.
+    delay = hub.fire_timers(min_delay=10)
+    assert 0 < delay <= 0.3
+    time.sleep(max(0.0, started + 0.3 - time.monotonic()))
+    hub.fire_timers()
+    turn(hub)
+    assert settles_at(client, (1, 1))
+    message.ack()
 
 
 def test_closing_the_channel_gives_back_a_message_not_yet_written_to_the_set(connection, client):
