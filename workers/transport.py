@@ -60,17 +60,16 @@ class QoS(kombu_redis.QoS):
         super().__init__(*args, **kwargs)
         self._lock = threading.Lock()  # what is gathered
         self._writing = threading.Lock()  # the connection the writes go out on
-        self._taken: dict[str, tuple[float, str]] = {}  # tag -> (time taken, record)
+        # tag -> (time taken, message): its entry is encoded only if it is written.
+        self._taken: dict[str, tuple[float, Any]] = {}
         self._acked: list[str] = []
 
     def append(self, message: Any, delivery_tag: str) -> None:
         if not self.channel.connection.in_event_loop:
             super().append(message, delivery_tag)
             return
-        delivery = message.delivery_info
-        record = dumps([message._raw, delivery["exchange"], delivery["routing_key"]])
         with self._lock:
-            self._taken[delivery_tag] = (time.time(), record)
+            self._taken[delivery_tag] = (time.time(), message)
         virtual.QoS.append(self, message, delivery_tag)
 
     def ack(self, delivery_tag: str) -> None:
@@ -111,11 +110,12 @@ class QoS(kombu_redis.QoS):
                     self._acked = [*acked, *self._acked]
                 raise
 
-    def _send(self, taken: dict[str, tuple[float, str]], acked: list[str]) -> None:
+    def _send(self, taken: dict[str, tuple[float, Any]], acked: list[str]) -> None:
         with self.pipe_or_acquire() as pipe:
             if taken:
                 pipe.zadd(self.unacked_index_key, {tag: at for tag, (at, _) in taken.items()})
-                pipe.hset(self.unacked_key, mapping={t: r for t, (_, r) in taken.items()})
+                entries = {tag: _entry(message) for tag, (_, message) in taken.items()}
+                pipe.hset(self.unacked_key, mapping=entries)
             if acked:
                 pipe.zrem(self.unacked_index_key, *acked)
                 pipe.hdel(self.unacked_key, *acked)
@@ -134,9 +134,16 @@ class QoS(kombu_redis.QoS):
         return _AnswersLater()
 
 
+def _entry(message: Any) -> str:
+    """A message's entry in kombu's unacked hash, as kombu writes it."""
+    delivery = message.delivery_info
+    entry: str = dumps([message._raw, delivery["exchange"], delivery["routing_key"]])
+    return entry
+
+
 def _still_to_write(
-    taken: dict[str, tuple[float, str]], acked: list[str]
-) -> tuple[dict[str, tuple[float, str]], list[str]]:
+    taken: dict[str, tuple[float, Any]], acked: list[str]
+) -> tuple[dict[str, tuple[float, Any]], list[str]]:
     """What was gathered, without the messages both taken and acknowledged since the
     last write: adding and then removing them would leave the set as it is."""
     both = taken.keys() & set(acked) if taken and acked else set()
