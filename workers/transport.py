@@ -13,8 +13,9 @@ the event loop, where the pool's results and the next jobs wait too. Three chang
 - Inside the event loop, the additions and removals are gathered and written at most
   once every `Transport.write_every` (50 ms), as one transaction, without waiting for
   its answer: off the path from a finished run to the next job. Outside an event loop
-  each is written at once, as kombu does. Whatever must read the set (a restore, a
-  reject with requeue, closing the channel) writes what is gathered first.
+  each is written at once, as kombu does. Whatever must read the set (a restore, kombu's
+  sweep for entries past the visibility timeout, a reject with requeue, closing the
+  channel) writes what is gathered first.
 - A message taken and acknowledged between two writes is not written at all: on a busy
   worker, most runs. Each write was a send on a socket, and they were a third of the
   main process's CPU (py-spy, bench/README.md).
@@ -87,6 +88,12 @@ class QoS(kombu_redis.QoS):
     def restore_unacked(self, client: Any = None) -> None:
         self.write_gathered(wait=True)
         super().restore_unacked(client)
+
+    def restore_visible(self, *args: Any, **kwargs: Any) -> None:
+        # kombu's periodic sweep for entries older than the visibility timeout: a run
+        # that long acknowledged here in the last interval must not be delivered again.
+        self.write_gathered(wait=True)
+        super().restore_visible(*args, **kwargs)
 
     def write_gathered(self, wait: bool = False) -> None:
         """Send what was gathered as one transaction: additions, then removals, less

@@ -168,6 +168,23 @@ def test_a_requeued_message_goes_back_to_its_queue_though_its_entry_was_only_gat
     assert unacked(client) == (0, 0)
 
 
+def test_the_sweep_for_expired_entries_writes_what_was_gathered_first(connection, client):
+    """A run longer than the visibility timeout, acknowledged here since the last write,
+    is not put back in its queue by kombu's periodic sweep."""
+    hub = in_event_loop(connection)
+    channel = connection.default_channel
+    message = channel.basic_get(QUEUE.name)
+    turn(hub)
+    assert settles_at(client, (1, 1))
+    connection.transport.write_every = 60.0
+    turn(hub)  # a write (of nothing): the next is a minute away
+    message.ack()
+    channel.visibility_timeout = -1  # every entry in the set counts as expired
+    channel.qos.restore_visible(interval=1)
+    assert client.llen(QUEUE.name) == 0
+    assert unacked(client) == (0, 0)
+
+
 def test_outside_an_event_loop_each_change_is_written_at_once(connection, client):
     message = connection.default_channel.basic_get(QUEUE.name)
     assert unacked(client) == (1, 1)
