@@ -48,6 +48,7 @@ from kombu.utils.json import dumps
 
 TRANSPORT = f"{__name__}:Transport"
 ANSWER_TIMEOUT = 5.0  # seconds to wait for answers already due
+REFUSALS_REPORTED_EVERY = 60.0  # seconds between log lines while Redis refuses writes
 # What a Redis connection that has ended raises.
 DROPPED = (redis.ConnectionError, redis.TimeoutError, OSError)
 SCHEMES = ("redis", "rediss")
@@ -172,12 +173,15 @@ class _AnswersLater:
     entries twice leaves the set as once) and read there; if that fails too, the error
     is raised, as any Redis call would raise it, and it is kept for the next attempt.
     Commands that could not be sent at all are the caller's to keep (`QoS` gathers them
-    again). An error answer (Redis out of memory, read-only) is logged."""
+    again). An error answer (Redis out of memory, read-only) is logged: at once, then
+    at most once every REFUSALS_REPORTED_EVERY seconds with a count, not every write."""
 
     def __init__(self) -> None:
         self._pool: Any = None
         self._connection: Any = None
         self._unconfirmed: list[tuple[Any, ...]] = []  # sent, answers not read yet
+        self._refusals = 0  # writes Redis refused since the last log line
+        self._report_refusals_at = 0.0  # monotonic
 
     def send(self, pool: Any, commands: list[tuple[Any, ...]]) -> None:
         if self._pool is not pool:  # kombu replaces its pool after a connection error
@@ -241,15 +245,31 @@ class _AnswersLater:
         # the event loop (or a shutdown) for long.
         if not self._connection.can_read(timeout=ANSWER_TIMEOUT):
             raise redis.TimeoutError(f"no answer from Redis within {ANSWER_TIMEOUT:g}s")
+        errors: list[Exception] = []  # the first says why (the last: EXEC aborted)
         for _ in range(count):
             try:
                 answer = self._connection.read_response()
             except redis.ResponseError as exc:
-                log.error("Redis refused an update of the unacked set: %s", exc)
+                errors.append(exc)
                 continue
-            for part in answer if isinstance(answer, list) else ():
-                if isinstance(part, Exception):
-                    log.error("Redis refused an update of the unacked set: %s", part)
+            if isinstance(answer, list):  # EXEC's answers, one per command
+                errors.extend(part for part in answer if isinstance(part, Exception))
+        if errors:
+            self._refused(errors[0])
+
+    def _refused(self, error: Exception) -> None:
+        self._refusals += 1
+        now = time.monotonic()
+        if now < self._report_refusals_at:
+            return
+        log.error(
+            "Redis refused %d update(s) of the unacked set (%s); a message "
+            "taken by a worker that dies meanwhile is published again by the requeue sweep",
+            self._refusals,
+            error,
+        )
+        self._refusals = 0
+        self._report_refusals_at = now + REFUSALS_REPORTED_EVERY
 
     def _drop_connection(self) -> None:
         if self._connection is not None:
@@ -286,6 +306,10 @@ class Channel(kombu_redis.Channel):
             except Exception as exc:  # closing goes on: kombu restores what it can
                 log.warning("could not write the unacked set while closing: %s", exc)
         super().close()
+        # kombu gives back the unacknowledged messages after it has dropped its
+        # connection pool, through a new one: drop that one too, sockets and all.
+        self._disconnect_pools()
+        self.__dict__.pop("_shared", None)
 
 
 class Transport(kombu_redis.Transport):

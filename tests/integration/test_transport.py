@@ -192,6 +192,34 @@ def test_outside_an_event_loop_each_change_is_written_at_once(connection, client
     assert unacked(client) == (0, 0)
 
 
+@pytest.mark.parametrize("reported_every", [60.0, 0.0])
+def test_writes_redis_refuses_are_logged_when_they_start_not_on_every_write(
+    settings, registry, own_redis, caplog, monkeypatch, reported_every
+):
+    monkeypatch.setattr(transport, "REFUSALS_REPORTED_EVERY", reported_every)
+    app = create_worker_app(settings.model_copy(update={"redis_url": own_redis.url}), registry)
+    client = redis.Redis.from_url(own_redis.url)
+    with app.connection_for_read() as connection, client:
+        for number in range(3):
+            Producer(connection.default_channel).publish(
+                {"n": number}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key,
+                declare=[QUEUE],
+            )  # fmt: skip
+        hub = in_event_loop(connection)
+        client.config_set("maxmemory", 1)  # out of memory from now on: writes refused
+        for _ in range(3):
+            assert connection.default_channel.basic_get(QUEUE.name) is not None
+            turn(hub)
+        connection.default_channel.qos.write_gathered(wait=True)  # the last answers
+        client.config_set("maxmemory", 0)  # let the channel close cleanly
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    if reported_every:
+        assert len(refusals) == 1, refusals
+        assert "maxmemory" in refusals[0]  # why, not only that the transaction failed
+    else:
+        assert len(refusals) == 3, refusals
+
+
 def drop_other_connections(client: redis.Redis) -> None:
     """What a Redis restart or `CLIENT KILL` does to the worker's connections."""
     mine = client.client_id()
