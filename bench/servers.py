@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -157,6 +158,15 @@ class RedisServer:
             start_new_session=True,
         )  # fmt: skip
         wait_until(lambda: pings(self.url), 10, f"Redis on port {self.port} to start")
+
+    def freeze(self) -> None:
+        """SIGSTOP it: connections stay open and take what is sent; nothing is answered."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Kill it (SIGKILL: nothing is saved, clients see the connection drop)."""

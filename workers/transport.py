@@ -17,15 +17,18 @@ the event loop, where the pool's results and the next jobs wait too. Three chang
   sweep for entries past the visibility timeout, a reject with requeue, closing the
   channel) writes what is gathered first.
 - A message taken and acknowledged between two writes is not written at all: on a busy
-  worker, most runs. Each write was a send on a socket, and they were a third of the
-  main process's CPU (py-spy, bench/README.md).
+  worker, most runs. Each write was a send on a socket, and those sends were a quarter
+  of the main process's samples in py-spy (bench/README.md).
 
-So a message enters the set up to 50 ms after it was taken, or never. If the process
-dies in between, the message is lost to the broker, as it is today between kombu's
-BRPOP and its transaction. That changes no recovery: taskbeat still has the run
-`queued` in the database and publishes it again after `TASKBEAT_REQUEUE_AFTER` (the
-requeue sweep), which comes before kombu would restore a dead worker's entries (after
-the visibility timeout) anyway; a run it had claimed is found by the lost-run sweeper.
+So a message enters the set up to 50 ms after it was taken, or never, and leaves it up
+to 50 ms after its ack. If the process dies in between, the message is lost to the
+broker, as it is between kombu's BRPOP and its transaction. That changes no recovery:
+taskbeat still has the run `queued` in the database and publishes it again after
+`TASKBEAT_REQUEUE_AFTER` (the requeue sweep), which with the defaults (15 min against a
+1 h visibility timeout) comes before kombu would restore a dead worker's entries anyway;
+a run it had claimed is found by the lost-run sweeper. The other way round, another
+worker's sweep for entries past the visibility timeout may put back a run that long
+acknowledged here within those 50 ms: the copy's claim finds it settled and drops it.
 
 Everything else, the wire format and the keys, is kombu's. Used by the worker's Celery
 app for `redis://` and `rediss://` brokers (`TRANSPORT`); other brokers keep their own.
@@ -65,6 +68,9 @@ class QoS(kombu_redis.QoS):
         # tag -> (time taken, message): its entry is encoded only if it is written.
         self._taken: dict[str, tuple[float, Any]] = {}
         self._acked: list[str] = []
+        # Tags whose addition may have reached Redis though its write failed: their
+        # removal is always written, never cancelled against the addition.
+        self._maybe_written: set[str] = set()
 
     def append(self, message: Any, delivery_tag: str) -> None:
         if not self.channel.connection.in_event_loop:
@@ -73,6 +79,7 @@ class QoS(kombu_redis.QoS):
         with self._lock:
             self._taken[delivery_tag] = (time.time(), message)
         virtual.QoS.append(self, message, delivery_tag)
+        self.channel.connection.write_soon()
 
     def ack(self, delivery_tag: str) -> None:
         if not self.channel.connection.in_event_loop:
@@ -81,6 +88,7 @@ class QoS(kombu_redis.QoS):
         with self._lock:
             self._acked.append(delivery_tag)
         virtual.QoS.ack(self, delivery_tag)
+        self.channel.connection.write_soon()
 
     def reject(self, delivery_tag: str, requeue: bool = False) -> None:
         self.write_gathered(wait=True)
@@ -103,8 +111,9 @@ class QoS(kombu_redis.QoS):
         another connection)."""
         with self._writing:
             with self._lock:
-                taken, acked = _still_to_write(self._taken, self._acked)
+                taken, acked = _still_to_write(self._taken, self._acked, self._maybe_written)
                 self._taken, self._acked = {}, []
+                self._maybe_written.difference_update(acked)
             try:
                 if taken or acked:
                     self._send(taken, acked)
@@ -116,6 +125,8 @@ class QoS(kombu_redis.QoS):
                 with self._lock:  # kept for the next write, before anything newer
                     self._taken = {**taken, **self._taken}
                     self._acked = [*acked, *self._acked]
+                    # Sent or not, the sender may send them again: see _maybe_written.
+                    self._maybe_written.update(taken)
                 raise
 
     def _send(self, taken: dict[str, tuple[float, Any]], acked: list[str]) -> None:
@@ -150,11 +161,12 @@ def _entry(message: Any) -> str:
 
 
 def _still_to_write(
-    taken: dict[str, tuple[float, Any]], acked: list[str]
+    taken: dict[str, tuple[float, Any]], acked: list[str], maybe_written: set[str]
 ) -> tuple[dict[str, tuple[float, Any]], list[str]]:
     """What was gathered, without the messages both taken and acknowledged since the
-    last write: adding and then removing them would leave the set as it is."""
-    both = taken.keys() & set(acked) if taken and acked else set()
+    last write: adding and then removing them would leave the set as it is. Not so for
+    one whose addition may already be in Redis (a failed write's)."""
+    both = taken.keys() & set(acked) - maybe_written if taken and acked else set()
     if not both:
         return taken, acked
     return (
@@ -174,7 +186,8 @@ class _AnswersLater:
     is raised, as any Redis call would raise it, and it is kept for the next attempt.
     Commands that could not be sent at all are the caller's to keep (`QoS` gathers them
     again). An error answer (Redis out of memory, read-only) is logged: at once, then
-    at most once every REFUSALS_REPORTED_EVERY seconds with a count, not every write."""
+    at most once every REFUSALS_REPORTED_EVERY seconds with a count, not every write,
+    and once more when writes are taken again."""
 
     def __init__(self) -> None:
         self._pool: Any = None
@@ -256,6 +269,13 @@ class _AnswersLater:
                 errors.extend(part for part in answer if isinstance(part, Exception))
         if errors:
             self._refused(errors[0])
+        elif self._report_refusals_at:
+            log.warning(
+                "Redis takes updates of the unacked set again (%d more refused since the "
+                "last report)",
+                self._refusals,
+            )
+            self._refusals, self._report_refusals_at = 0, 0.0
 
     def _refused(self, error: Exception) -> None:
         self._refusals += 1
@@ -263,8 +283,10 @@ class _AnswersLater:
         if now < self._report_refusals_at:
             return
         log.error(
-            "Redis refused %d update(s) of the unacked set (%s); a message "
-            "taken by a worker that dies meanwhile is published again by the requeue sweep",
+            "Redis refused %d update(s) of the unacked set (%s). Meanwhile a message taken "
+            "by a worker that dies is published again by the requeue sweep, and one "
+            "acknowledged may be delivered again after the visibility timeout (its claim "
+            "drops it)",
             self._refusals,
             error,
         )
@@ -305,11 +327,16 @@ class Channel(kombu_redis.Channel):
                 self._qos.close_writes()
             except Exception as exc:  # closing goes on: kombu restores what it can
                 log.warning("could not write the unacked set while closing: %s", exc)
-        super().close()
-        # kombu gives back the unacknowledged messages after it has dropped its
-        # connection pool, through a new one: drop that one too, sockets and all.
-        self._disconnect_pools()
-        self.__dict__.pop("_shared", None)
+        try:
+            super().close()
+        finally:
+            # kombu gives back the unacknowledged messages after it has dropped its
+            # connection pools, through a new one (the BRPOP connection has a pool of
+            # its own, which kombu closes): close that one too, sockets and all.
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.disconnect()
+            self.__dict__.pop("_shared", None)
 
 
 class Transport(kombu_redis.Transport):
@@ -320,7 +347,8 @@ class Transport(kombu_redis.Transport):
 
     _loop: Any = None
     _next_write = 0.0  # the monotonic time from which the next write may go
-    _reminder: Any = None  # a timer that turns a quiet loop once more when it has come
+    _reminding = False  # a timer is set, or about to be, for the next write
+    _reminder: Any = None  # that timer: it turns a quiet loop when the write may go
 
     def register_with_event_loop(self, connection: Any, loop: Any) -> None:
         super().register_with_event_loop(connection, loop)
@@ -328,24 +356,40 @@ class Transport(kombu_redis.Transport):
         loop.on_tick.add(self._on_tick)
 
     def close_connection(self, connection: Any) -> None:
-        super().close_connection(connection)  # closing its channels writes what they gathered
-        if self._loop is not None:  # a consumer that reconnects registers a new transport
-            self._loop.on_tick.discard(self._on_tick)
-        if self._reminder is not None:
-            self._reminder.cancel()
+        try:
+            super().close_connection(connection)  # closing its channels writes what they gathered
+        finally:
+            if self._loop is not None:  # a consumer that reconnects registers a new transport
+                self._loop.on_tick.discard(self._on_tick)
+            if self._reminder is not None:
+                self._reminder.cancel()
+                self._reminder = None
+
+    def write_soon(self) -> None:
+        """Something was gathered: have the loop write it once `write_every` has
+        passed, even if no event wakes it. The timer is set at the start of the
+        loop's next turn, before the loop works out how long it may sleep (a timer
+        set from `on_tick` would come too late for that), and from another thread
+        `call_soon` wakes the loop for it."""
+        if self._reminding or self._loop is None:
+            return
+        self._reminding = True
+        self._loop.call_soon(self._set_reminder)
+
+    def _set_reminder(self) -> None:
+        delay = max(0.0, self._next_write - time.monotonic())
+        self._reminder = self._loop.call_later(delay, self._remind)
+
+    def _remind(self) -> None:
+        # The turn this fires in writes: the loop runs `on_tick` after its timers.
+        self._reminder, self._reminding = None, False
 
     def _on_tick(self) -> None:
         """Each turn of the event loop: write what the channels gathered if
-        `write_every` has passed since the last write; if not, make sure the loop
-        turns again when it has, even with no event to wake it."""
+        `write_every` has passed since the last write."""
         now = time.monotonic()
         if now < self._next_write:
-            if self._reminder is None:
-                self._reminder = self._loop.call_later(self._next_write - now, self._remind)
             return
         self._next_write = now + self.write_every
         for channel in list(self.channels):
             channel.write_gathered()
-
-    def _remind(self) -> None:
-        self._reminder = None  # the turn this timer fires in writes

@@ -9,8 +9,11 @@ time; the ones about the interval keep one."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -24,13 +27,22 @@ from workers.app import create_worker_app
 QUEUE = Queue("transport-test", Exchange("transport-test"), routing_key="transport-test")
 
 
-@pytest.fixture
-def connection(settings: Settings, registry) -> Iterator[Connection]:
+@contextmanager
+def worker_connection(settings: Settings, registry, messages: int = 1) -> Iterator[Connection]:
+    """The worker app's broker connection, with `messages` messages in QUEUE."""
     app = create_worker_app(settings, registry)
     with app.connection_for_read() as connection:
-        Producer(connection.default_channel).publish(
-            {"n": 1}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key, declare=[QUEUE]
-        )
+        for number in range(messages):
+            Producer(connection.default_channel).publish(
+                {"n": number}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key,
+                declare=[QUEUE],
+            )  # fmt: skip
+        yield connection
+
+
+@pytest.fixture
+def connection(settings: Settings, registry) -> Iterator[Connection]:
+    with worker_connection(settings, registry) as connection:
         yield connection
 
 
@@ -39,6 +51,20 @@ def client(settings: Settings) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def sends(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[object, ...]]]:
+    """Every batch of commands the unacked-set sender sends (still sent to Redis)."""
+    sent: list[list[tuple[object, ...]]] = []
+    send = transport._AnswersLater.send
+
+    def noting(self: transport._AnswersLater, pool: object, commands: list) -> None:
+        sent.append(commands)
+        send(self, pool, commands)
+
+    monkeypatch.setattr(transport._AnswersLater, "send", noting)
+    return sent
 
 
 def in_event_loop(connection: Connection, write_every: float = 0.0) -> Hub:
@@ -105,45 +131,94 @@ def test_a_message_taken_and_acknowledged_within_one_turn_ends_out_of_the_set(co
 
 
 def test_a_message_taken_and_acknowledged_between_two_writes_is_not_written_at_all(
-    connection, client, monkeypatch
+    connection, client, sends
 ):
-    sent: list[list[tuple[object, ...]]] = []
-    send = transport._AnswersLater.send
-
-    def noting(self: transport._AnswersLater, pool: object, commands: list) -> None:
-        sent.append(commands)
-        send(self, pool, commands)
-
-    monkeypatch.setattr(transport._AnswersLater, "send", noting)
     hub = in_event_loop(connection)
     channel = connection.default_channel
     channel.basic_get(QUEUE.name).ack()
     turn(hub)
-    assert sent == []  # nothing to write: it came and went
+    assert sends == []  # nothing to write: it came and went
     publish_another(connection)
     kept = channel.basic_get(QUEUE.name)
     turn(hub)
-    assert [command[0] for command in sent[0]] == ["MULTI", "ZADD", "HSET", "EXEC"]
+    assert [command[0] for command in sends[0]] == ["MULTI", "ZADD", "HSET", "EXEC"]
     assert settles_at(client, (1, 1))
     kept.ack()
 
 
-def test_from_the_event_loop_the_set_is_written_at_most_once_per_interval(connection, client):
+def test_a_quiet_loop_writes_what_it_gathered_when_the_interval_ends(
+    connection, client, sends, monkeypatch
+):
+    """No event wakes the loop (it sleeps in poll, as a worker's does); the write still
+    goes out when the interval ends, not at the loop's next timer (a second or more)."""
+    sent_at: list[float] = []
+    send = transport._AnswersLater.send
+
+    def timed(self: transport._AnswersLater, pool: object, commands: list) -> None:
+        sent_at.append(time.monotonic())
+        send(self, pool, commands)
+
+    monkeypatch.setattr(transport._AnswersLater, "send", timed)
     hub = in_event_loop(connection, write_every=0.3)
-    turn(hub)  # a write (of nothing): the interval starts
-    started = time.monotonic()
-    message = connection.default_channel.basic_get(QUEUE.name)
-    turn(hub)
-    turn(hub)
-    assert unacked(client) == (0, 0)  # gathered, held until the interval ends
-    # A quiet loop is not left waiting for an event: a timer turns it when the interval ends.
-    delay = hub.fire_timers(min_delay=10)
-    assert 0 < delay <= 0.3
-    time.sleep(max(0.0, started + 0.3 - time.monotonic()))
-    hub.fire_timers()
+    quiet, other_end = socket.socketpair()  # a reader that never becomes readable
+    hub.add_reader(quiet, lambda *_: None)
+    try:
+        turn(hub)  # a write (of nothing): the interval starts
+        started = time.monotonic()
+        message = connection.default_channel.basic_get(QUEUE.name)
+        turn(hub)
+        turn(hub)
+        assert sends == []  # gathered, held until the interval ends
+        while not sends and time.monotonic() - started < 5:
+            hub.run_once()
+        assert sent_at, "never written"
+        assert 0.3 <= sent_at[0] - started < 0.9
+        assert settles_at(client, (1, 1))
+        message.ack()
+    finally:
+        hub.close()  # the waker the loop made, and the poller
+        quiet.close()
+        other_end.close()
+
+
+def test_an_ack_after_a_write_whose_answer_never_came_is_written(settings, registry, own_redis):
+    """A write sent whose answer never came is sent again later, so the message it adds
+    may be in the set: its ack must be written too, not cancelled against it."""
+    own = settings.model_copy(update={"redis_url": own_redis.url})
+    with worker_connection(own, registry, messages=2) as connection:
+        hub = in_event_loop(connection)
+        channel = connection.default_channel
+        channel.basic_get(QUEUE.name).ack()
+        channel.qos.write_gathered(wait=True)  # the sender's connection is open
+        message = channel.basic_get(QUEUE.name)
+        own_redis.freeze()  # the write goes out and is not answered ...
+        threading.Timer(0.3, own_redis.stop).start()  # ... and then Redis is gone
+        with pytest.raises(redis.ConnectionError):
+            channel.qos.write_gathered(wait=True)
+        own_redis.start()
+        message.ack()
+        turn(hub)
+        channel.qos.write_gathered(wait=True)
+        client = redis.Redis.from_url(own_redis.url)
+        with client:
+            assert unacked(client) == (0, 0)
+
+
+def test_the_sweep_for_expired_entries_writes_what_was_gathered_first(connection, client):
+    """A run longer than the visibility timeout, acknowledged here since the last write,
+    is not put back in its queue by kombu's periodic sweep."""
+    hub = in_event_loop(connection)
+    channel = connection.default_channel
+    message = channel.basic_get(QUEUE.name)
     turn(hub)
     assert settles_at(client, (1, 1))
+    connection.transport.write_every = 60.0
+    turn(hub)  # a write (of nothing): the next is a minute away
     message.ack()
+    channel.qos.visibility_timeout = -1  # every entry in the set counts as expired
+    channel.qos.restore_visible(interval=1)
+    assert client.llen(QUEUE.name) == 0
+    assert unacked(client) == (0, 0)
 
 
 def test_closing_the_channel_gives_back_a_message_not_yet_written_to_the_set(connection, client):
@@ -168,23 +243,6 @@ def test_a_requeued_message_goes_back_to_its_queue_though_its_entry_was_only_gat
     assert unacked(client) == (0, 0)
 
 
-def test_the_sweep_for_expired_entries_writes_what_was_gathered_first(connection, client):
-    """A run longer than the visibility timeout, acknowledged here since the last write,
-    is not put back in its queue by kombu's periodic sweep."""
-    hub = in_event_loop(connection)
-    channel = connection.default_channel
-    message = channel.basic_get(QUEUE.name)
-    turn(hub)
-    assert settles_at(client, (1, 1))
-    connection.transport.write_every = 60.0
-    turn(hub)  # a write (of nothing): the next is a minute away
-    message.ack()
-    channel.visibility_timeout = -1  # every entry in the set counts as expired
-    channel.qos.restore_visible(interval=1)
-    assert client.llen(QUEUE.name) == 0
-    assert unacked(client) == (0, 0)
-
-
 def test_outside_an_event_loop_each_change_is_written_at_once(connection, client):
     message = connection.default_channel.basic_get(QUEUE.name)
     assert unacked(client) == (1, 1)
@@ -197,27 +255,29 @@ def test_writes_redis_refuses_are_logged_when_they_start_not_on_every_write(
     settings, registry, own_redis, caplog, monkeypatch, reported_every
 ):
     monkeypatch.setattr(transport, "REFUSALS_REPORTED_EVERY", reported_every)
-    app = create_worker_app(settings.model_copy(update={"redis_url": own_redis.url}), registry)
+    own = settings.model_copy(update={"redis_url": own_redis.url})
     client = redis.Redis.from_url(own_redis.url)
-    with app.connection_for_read() as connection, client:
-        for number in range(3):
-            Producer(connection.default_channel).publish(
-                {"n": number}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key,
-                declare=[QUEUE],
-            )  # fmt: skip
+    with worker_connection(own, registry, messages=3) as connection, client:
         hub = in_event_loop(connection)
+        channel = connection.default_channel
         client.config_set("maxmemory", 1)  # out of memory from now on: writes refused
         for _ in range(3):
-            assert connection.default_channel.basic_get(QUEUE.name) is not None
+            message = channel.basic_get(QUEUE.name)
+            assert message is not None
             turn(hub)
-        connection.default_channel.qos.write_gathered(wait=True)  # the last answers
-        client.config_set("maxmemory", 0)  # let the channel close cleanly
-    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        channel.qos.write_gathered(wait=True)  # the last answers
+        client.config_set("maxmemory", 0)  # writes taken again
+        message.ack()
+        channel.qos.write_gathered(wait=True)
+    lines = [r.getMessage() for r in caplog.records if "unacked set" in r.getMessage()]
+    refusals = [line for line in lines if line.startswith("Redis refused")]
     if reported_every:
-        assert len(refusals) == 1, refusals
+        assert len(refusals) == 1, lines
         assert "maxmemory" in refusals[0]  # why, not only that the transaction failed
+        assert "again (2 more refused" in lines[-1], lines
     else:
-        assert len(refusals) == 3, refusals
+        assert len(refusals) == 3, lines
+        assert "again (0 more refused" in lines[-1], lines
 
 
 def drop_other_connections(client: redis.Redis) -> None:
