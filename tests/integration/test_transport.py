@@ -9,6 +9,7 @@ time; the ones about the interval keep one."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -192,9 +193,11 @@ def test_an_ack_after_a_write_whose_answer_never_came_is_written(settings, regis
         channel.qos.write_gathered(wait=True)  # the sender's connection is open
         message = channel.basic_get(QUEUE.name)
         own_redis.freeze()  # the write goes out and is not answered ...
-        threading.Timer(0.3, own_redis.stop).start()  # ... and then Redis is gone
+        killer = threading.Timer(0.3, own_redis.stop)  # ... and then Redis is gone
+        killer.start()
         with pytest.raises(redis.ConnectionError):
             channel.qos.write_gathered(wait=True)
+        killer.join()
         own_redis.start()
         message.ack()
         turn(hub)
@@ -255,6 +258,8 @@ def test_writes_redis_refuses_are_logged_when_they_start_not_on_every_write(
     settings, registry, own_redis, caplog, monkeypatch, reported_every
 ):
     monkeypatch.setattr(transport, "REFUSALS_REPORTED_EVERY", reported_every)
+    # Celery's log set-up in earlier tests may leave the root logger at ERROR.
+    caplog.set_level(logging.WARNING, logger=transport.__name__)
     own = settings.model_copy(update={"redis_url": own_redis.url})
     client = redis.Redis.from_url(own_redis.url)
     with worker_connection(own, registry, messages=3) as connection, client:
