@@ -34,11 +34,14 @@ def worker_connection(settings: Settings, registry, messages: int = 1) -> Iterat
     app = create_worker_app(settings, registry)
     with app.connection_for_read() as connection:
         for number in range(messages):
-            Producer(connection.default_channel).publish(
-                {"n": number}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key,
-                declare=[QUEUE],
-            )  # fmt: skip
+            publish(connection, number)
         yield connection
+
+
+def publish(connection: Connection, number: int) -> None:
+    Producer(connection.default_channel).publish(
+        {"n": number}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key, declare=[QUEUE]
+    )
 
 
 @pytest.fixture
@@ -55,13 +58,14 @@ def client(settings: Settings) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def sends(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[object, ...]]]:
-    """Every batch of commands the unacked-set sender sends (still sent to Redis)."""
-    sent: list[list[tuple[object, ...]]] = []
+def sends(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, list[tuple[object, ...]]]]:
+    """Every batch of commands the unacked-set sender sends (still sent to Redis), with
+    the monotonic time it went."""
+    sent: list[tuple[float, list[tuple[object, ...]]]] = []
     send = transport._AnswersLater.send
 
     def noting(self: transport._AnswersLater, pool: object, commands: list) -> None:
-        sent.append(commands)
+        sent.append((time.monotonic(), commands))
         send(self, pool, commands)
 
     monkeypatch.setattr(transport._AnswersLater, "send", noting)
@@ -73,12 +77,6 @@ def in_event_loop(connection: Connection, write_every: float = 0.0) -> Hub:
     connection.transport.write_every = write_every
     connection.transport.register_with_event_loop(connection.connection, hub)
     return hub
-
-
-def publish_another(connection: Connection) -> None:
-    Producer(connection.default_channel).publish(
-        {"n": 2}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key
-    )
 
 
 def turn(hub: Hub) -> None:
@@ -139,27 +137,18 @@ def test_a_message_taken_and_acknowledged_between_two_writes_is_not_written_at_a
     channel.basic_get(QUEUE.name).ack()
     turn(hub)
     assert sends == []  # nothing to write: it came and went
-    publish_another(connection)
+    publish(connection, 2)
     kept = channel.basic_get(QUEUE.name)
     turn(hub)
-    assert [command[0] for command in sends[0]] == ["MULTI", "ZADD", "HSET", "EXEC"]
+    _, commands = sends[0]
+    assert [command[0] for command in commands] == ["MULTI", "ZADD", "HSET", "EXEC"]
     assert settles_at(client, (1, 1))
     kept.ack()
 
 
-def test_a_quiet_loop_writes_what_it_gathered_when_the_interval_ends(
-    connection, client, sends, monkeypatch
-):
+def test_a_quiet_loop_writes_what_it_gathered_when_the_interval_ends(connection, client, sends):
     """No event wakes the loop (it sleeps in poll, as a worker's does); the write still
     goes out when the interval ends, not at the loop's next timer (a second or more)."""
-    sent_at: list[float] = []
-    send = transport._AnswersLater.send
-
-    def timed(self: transport._AnswersLater, pool: object, commands: list) -> None:
-        sent_at.append(time.monotonic())
-        send(self, pool, commands)
-
-    monkeypatch.setattr(transport._AnswersLater, "send", timed)
     hub = in_event_loop(connection, write_every=0.3)
     quiet, other_end = socket.socketpair()  # a reader that never becomes readable
     hub.add_reader(quiet, lambda *_: None)
@@ -172,8 +161,9 @@ def test_a_quiet_loop_writes_what_it_gathered_when_the_interval_ends(
         assert sends == []  # gathered, held until the interval ends
         while not sends and time.monotonic() - started < 5:
             hub.run_once()
-        assert sent_at, "never written"
-        assert 0.3 <= sent_at[0] - started < 0.9
+        assert sends, "never written"
+        sent_at, _ = sends[0]
+        assert 0.3 <= sent_at - started < 0.9
         assert settles_at(client, (1, 1))
         message.ack()
     finally:
@@ -314,7 +304,7 @@ def test_after_a_dropped_connection_the_next_writes_and_a_close_still_work(conne
     drop_other_connections(client)
     channel.qos.write_gathered(wait=True)  # reads what is due on the dropped connection
     first.ack()
-    Producer(channel).publish({"n": 2}, exchange=QUEUE.exchange, routing_key=QUEUE.routing_key)
+    publish(connection, 2)
     assert channel.basic_get(QUEUE.name) is not None
     turn(hub)
     assert settles_at(client, (1, 1))
