@@ -27,6 +27,9 @@ FIVE_FIELDS = (MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK)
 SIX_FIELDS = (SECOND, *FIVE_FIELDS)
 # R and H (random, hashed) as cron values, not the R or H inside a name.
 RANDOMIZED = re.compile(r"(?<![a-z])[rh](?![a-z])", re.IGNORECASE)
+# Cron separates fields with spaces and tabs only; Python's split() would also take a
+# no-break space or a file separator for one.
+SEPARATOR = re.compile(r"[ \t]+")
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,12 @@ class CronExpression:
 
 def parse_cron(expression: str, text: str) -> CronExpression:
     """Read `expression` (what `text` stands for), or CronRefused naming the bad field."""
-    parts = expression.split()
+    parts = SEPARATOR.split(expression.strip(" \t"))
     if len(parts) not in (5, 6):
         raise CronRefused(
             Refusal.FIELD_COUNT,
             f"a cron expression has 5 fields ({' '.join(kind.name for kind in FIVE_FIELDS)}) "
-            f"or 6 with seconds first; {text!r} has {len(parts)}",
+            f"or 6 with seconds first, separated by spaces or tabs; {text!r} has {len(parts)}",
         )
     kinds = SIX_FIELDS if len(parts) == 6 else FIVE_FIELDS
     written = {kind.name: part for kind, part in zip(kinds, parts, strict=True)}

@@ -123,12 +123,7 @@ class _Item:
         values = self._range(base)
         if "-" not in base:  # N/S: from N to the field's last value
             values = range(values.start, self.kind.high + 1)
-        elif len(values) == 1:
-            raise self.refuse(
-                Refusal.ONE_VALUE_RANGE_STEP,
-                f"{self.item!r} is read as {base.split('-')[0]} by Debian cron and as "
-                f"{base.split('-')[0]}-{self.kind.high}/{step} by others; write the one you mean",
-            )
+        # N-N/S is N, as Debian cron reads it (some crons read N-<last>/S).
         return Selection(frozenset(values[::step]))
 
     def _range(self, text: str) -> range:

@@ -26,8 +26,6 @@ class Refusal(StrEnum):
     """`22-2`, `fri-mon`, `1-0`: cron ranges never wrap around."""
     BAD_STEP = "bad-step"
     """A step of 0, or larger than the field (`*/1000000000`): steps never carry over."""
-    ONE_VALUE_RANGE_STEP = "one-value-range-step"
-    """`5-5/2`: Debian cron reads it as 5, cronsim as 5-59/2; we will not guess."""
     MISPLACED_SPECIAL = "misplaced-special"
     """`L`, `LW`, `#` where the field does not take them, or in a form it does not take."""
     NTH_OUT_OF_RANGE = "nth-out-of-range"

@@ -26,7 +26,6 @@ CRONSIM_HORIZON_YEARS = 50
 # cronsim accepts these and we refuse them, each for a reason the README gives.
 DELIBERATE = {
     Refusal.BAD_STEP,  # a step larger than the field (cronsim: its first value)
-    Refusal.ONE_VALUE_RANGE_STEP,  # 5-5/2: Debian reads 5, cronsim 5-59/2
     Refusal.MISPLACED_SPECIAL,  # L/2, LW/2: a step after L (cronsim drops it)
     Refusal.NEVER_FIRES,  # cronsim accepts, then finds no time
 }

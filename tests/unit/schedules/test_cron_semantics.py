@@ -48,14 +48,15 @@ def test_two_restricted_day_fields_mean_either_may_match():
     ]
 
 
-@pytest.mark.parametrize("text", ["5-5 * * * *", "05-5 * * * *"])
+@pytest.mark.parametrize("text", ["5-5 * * * *", "05-5 * * * *", "5-5/2 * * * *", "5-5/60 * * * *"])
 def test_a_one_value_range_is_that_value(text):
     times = preview(parse(text), NEW_YEAR_2025, 3)
     assert [(t.hour, t.minute) for t in times] == [(0, 5), (1, 5), (2, 5)]
 
 
 @pytest.mark.parametrize(
-    "sunday", ["sun-sun", "SUN-SUN", "7-7", "0-0", "7/1", "7", "0,7#1", "7#1,0", "*/7"]
+    "sunday",
+    ["sun-sun", "SUN-SUN", "7-7", "0-0", "7/1", "7", "0,7#1", "7#1,0", "*/7", "sun-sun/2"],
 )
 def test_these_day_of_week_forms_mean_every_sunday(sunday):
     assert days(f"0 0 * * {sunday}") == [
