@@ -18,7 +18,7 @@ from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import API_PREFIX, READ_METHODS
-from api.openapi import BEARER, GUARDED, QueryModel, problems
+from api.openapi import BEARER, GUARDED, QueryModel, WholeNumber, problems
 from api.services import services
 from taskbeat import store
 from taskbeat.limits import MAX_ID
@@ -40,8 +40,8 @@ blueprint = APIBlueprint(
 
 
 class AuditQuery(QueryModel):
-    limit: int = Field(default=50, ge=1, le=500)
-    cursor: int | None = Field(
+    limit: WholeNumber = Field(default=50, ge=1, le=500)
+    cursor: WholeNumber | None = Field(
         default=None, ge=1, le=MAX_ID, description="next_cursor of the last page"
     )
 

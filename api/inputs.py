@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from flask import Request, request
+from gunicorn.http.errors import ParseException
 
 from api.auth import PUBLIC_ENDPOINTS
 from api.problems import BadRequest
@@ -31,8 +32,16 @@ class StrictRequest(Request):
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if self._strict_json is _UNSET:
-            self._strict_json = _json_object(self.get_data(cache=True))
+            self._strict_json = _json_object(self._body())
         return self._strict_json
+
+    def _body(self) -> bytes:
+        try:
+            return self.get_data(cache=True)
+        except (ParseException, OSError) as exc:
+            # gunicorn reads a chunked body as it is asked for it: a chunk size that is
+            # not hex, a chunk without its CRLF, a body cut short (NoMoreData is an OSError).
+            raise BadRequest(f"the request body could not be read: {exc}") from None
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:

@@ -9,14 +9,15 @@ the bearer scheme, and the app itself.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import flask_openapi3_swagger
 from flask import Blueprint, Response, current_app, jsonify, render_template_string
 from flask_openapi3 import Info, OpenAPI
 from flask_openapi3_swagger.templates import swagger_html_string
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from api.problems import field_errors, invalid, problem
 from taskbeat import __version__
@@ -33,11 +34,13 @@ reads; an admin key also writes and reads the audit trail. Errors are
 
 Limits: a request body of at most {MAX_BODY_BYTES} bytes (413), `params` of at most
 {MAX_PARAMS_BYTES} bytes as JSON, and JSON nested at most {MAX_JSON_DEPTH} levels deep.
-Numbers are JSON numbers, flags JSON booleans: `"3"` is not a priority.
+Numbers are JSON numbers, flags JSON booleans: `"3"` is not a priority. Times are
+ISO 8601 strings with a date and a time.
 """
 
 _MEANINGS = {
-    400: "The body is not a JSON object, or a header is malformed",
+    400: "The request is malformed: its body is not a JSON object, or a header or the "
+    "body's framing is",
     401: "No valid API key",
     403: "The key's role may not do this",
     404: "Not found",
@@ -45,9 +48,13 @@ _MEANINGS = {
     413: "The request body is too large",
     422: "A field is invalid; `errors` names each",
     429: "Too many failed attempts to authenticate from this client; see Retry-After",
+    414: "The request line (the path and query) is too long",
+    431: "The request's headers are too large",
 }
+# What the HTTP server may answer to any request before the app sees it.
+ANY_REQUEST = (400, 414, 431)
 # What any operation that needs a key may answer besides its own results.
-GUARDED = (400, 401, 403, 422, 429)
+GUARDED = (*ANY_REQUEST, 401, 403, 422, 429)
 
 
 def problems(*statuses: int) -> dict[int, dict[str, Any]]:
@@ -106,6 +113,20 @@ def openapi_document() -> Response:
 def docs_page() -> str:
     """Swagger UI; its script and styles are files of the swagger plugin, served here."""
     return render_template_string(swagger_html_string, doc_url="openapi.json", oauth_config=None)
+
+
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise ValueError("must be a whole number in decimal digits")
+    return value
+
+
+# A whole number in a query string or a path: digits, a minus sign at most (pydantic
+# alone reads it as Python's int() does: "5_0", "+5" and " 5" too).
+WholeNumber = Annotated[int, BeforeValidator(_decimal)]
 
 
 class QueryModel(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, get_args
+from typing import Annotated, Any, get_args, get_origin
 
 from taskbeat.models import Execution, Task
 from taskbeat.tasks.fields import TaskView
@@ -33,7 +33,11 @@ def task_json(task: Task, *, running: bool) -> dict[str, Any]:
 def _annotation_is(name: str, kind: type) -> bool:
     annotation = TaskView.model_fields[name].annotation
     options = get_args(annotation) or (annotation,)
-    return any(isinstance(option, type) and issubclass(option, kind) for option in options)
+    # An Annotated option (a validated time) is its base type.
+    types = (
+        get_args(option)[0] if get_origin(option) is Annotated else option for option in options
+    )
+    return any(isinstance(option, type) and issubclass(option, kind) for option in types)
 
 
 # Read once from TaskView: the columns it shows, in its order, and which need converting

@@ -38,17 +38,18 @@ def services() -> Services:
     return found
 
 
-def act_on_task(ref: str, action: Callable[..., Task]) -> Task:
-    """Pause, resume or reset a task (an operation taking `ref` and `now`), then wake the
-    schedulers: for the API's action routes and the dashboard's buttons alike."""
+def act_on_task(ref: str, action: Callable[..., Task], expected_version: int | None = None) -> Task:
+    """Pause, resume or reset a task (an operation taking `ref`, `now` and an
+    `expected_version`), then wake the schedulers: for the API's action routes and the
+    dashboard's buttons alike."""
     found = services()
     with found.sessions.begin() as session:
-        task = action(session, ref, now=found.clock())
+        task = action(session, ref, now=found.clock(), expected_version=expected_version)
     found.publisher.wake_scheduler()
     return task
 
 
-def run_task_now(ref: str, run: RunRequest) -> int:
+def run_task_now(ref: str, run: RunRequest, expected_version: int | None = None) -> int:
     """Run now: write the execution, then publish it straight away (the fast path); the
     new execution's id. If Redis refuses, the row stays due and the scheduler publishes it."""
     found = services()
@@ -56,7 +57,13 @@ def run_task_now(ref: str, run: RunRequest) -> int:
     lease_until = now + timedelta(seconds=found.settings.publish_lease)
     with found.sessions.begin() as session:
         execution, task = operations.create_manual_run(
-            session, ref, run, found.registry, now=now, lease_until=lease_until
+            session,
+            ref,
+            run,
+            found.registry,
+            now=now,
+            lease_until=lease_until,
+            expected_version=expected_version,
         )
         message = run_message(execution.id, task)
     published = publish_leased(

@@ -6,7 +6,7 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from api.openapi import BEARER, GUARDED, QueryModel, problems
+from api.openapi import BEARER, GUARDED, QueryModel, WholeNumber, problems
 from api.routes.tasks import TaskRef
 from api.serialize import execution_json
 from api.services import services
@@ -26,8 +26,8 @@ blueprint = APIBlueprint(
 
 
 class ExecutionListQuery(QueryModel):
-    limit: int = Field(default=50, ge=1, le=500)
-    cursor: int | None = Field(
+    limit: WholeNumber = Field(default=50, ge=1, le=500)
+    cursor: WholeNumber | None = Field(
         default=None, ge=1, le=MAX_ID, description="next_cursor of the last page"
     )
     status: ExecutionStatus | None = None

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.monitor import Monitor, monitor
+from api.openapi import ANY_REQUEST, problems
 from api.services import services
 from taskbeat import __version__, store
 from taskbeat.store.stats import Outcomes
@@ -42,7 +43,11 @@ class Level(enum.StrEnum):
 Component = dict[str, Any]
 
 
-@blueprint.get("/health", responses={200: Health, 503: Health}, operation_id="health")
+@blueprint.get(
+    "/health",
+    responses={200: Health, 503: Health, **problems(*ANY_REQUEST)},
+    operation_id="health",
+)
 def health() -> tuple[Response, int]:
     """`ok`, `degraded` (both 200) or `down` (503), with each component's view. No key."""
     found = monitor()

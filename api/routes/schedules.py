@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
-from api.openapi import BEARER, GUARDED, QueryModel, problems
+from api.openapi import BEARER, GUARDED, QueryModel, WholeNumber, problems
 from api.services import services
 from taskbeat.schedules import (
     client_time,
@@ -17,7 +15,7 @@ from taskbeat.schedules import (
     parse_timezone,
     preview,
 )
-from taskbeat.tasks.fields import TimezoneName
+from taskbeat.tasks.fields import ClientTime, TimezoneName
 from taskbeat.views import SchedulePreview
 
 blueprint = APIBlueprint(
@@ -33,8 +31,8 @@ blueprint = APIBlueprint(
 class PreviewQuery(QueryModel):
     schedule: str = Field(min_length=1, max_length=200)
     timezone: TimezoneName = "UTC"
-    count: int = Field(default=10, ge=1, le=1000)
-    start_at: datetime | None = None
+    count: WholeNumber = Field(default=10, ge=1, le=1000)
+    start_at: ClientTime | None = None
 
 
 @blueprint.get(

@@ -9,7 +9,7 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
-from api.openapi import BEARER, GUARDED, QueryModel, problems
+from api.openapi import BEARER, GUARDED, QueryModel, WholeNumber, problems
 from api.serialize import iso
 from api.services import services
 from taskbeat import store
@@ -29,7 +29,7 @@ DAY = 86400
 
 
 class StatsQuery(QueryModel):
-    window: int = Field(
+    window: WholeNumber = Field(
         default=DAY, ge=60, le=30 * DAY, description="seconds back from now (60 s to 30 days)"
     )
     task: str | None = Field(

@@ -10,7 +10,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from api.openapi import BEARER, GUARDED, QueryModel, problems
+from api.openapi import BEARER, GUARDED, QueryModel, WholeNumber, problems
 from api.problems import BadRequest
 from api.serialize import execution_json, task_json
 from api.services import act_on_task, run_task_now, services
@@ -39,8 +39,8 @@ TaskSort = Literal[
 
 
 class TaskListQuery(QueryModel):
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0, le=MAX_INT)
+    limit: WholeNumber = Field(default=50, ge=1, le=500)
+    offset: WholeNumber = Field(default=0, ge=0, le=MAX_INT)
     status: TaskStatus | None = None
     handler: str | None = Field(default=None, max_length=200)
     tag: str | None = Field(default=None, max_length=64)
@@ -63,7 +63,7 @@ class IfMatch(BaseModel):
 
 
 class NextRunsQuery(QueryModel):
-    count: int = Field(default=10, ge=1, le=1000)
+    count: WholeNumber = Field(default=10, ge=1, le=1000)
 
 
 class RunBody(RunRequest):
@@ -123,6 +123,8 @@ class StartedExecution(ExecutionView):
 
 
 CHANGED = {200: CreatedTask, **problems(404)}
+# An action, or a delete, with an If-Match the task is no longer at: 409.
+ACTED = {200: CreatedTask, **problems(404, 409)}
 
 
 @blueprint.get("/tasks", responses={200: TaskPage}, operation_id="list_tasks")
@@ -183,47 +185,45 @@ def patch_task(path: TaskRef, header: IfMatch, body: TaskChanges) -> Response:  
 
 
 @blueprint.delete(
-    "/tasks/<ref>", responses={204: None, **problems(404)}, operation_id="delete_task"
+    "/tasks/<ref>", responses={204: None, **problems(404, 409)}, operation_id="delete_task"
 )
-def delete_task(path: TaskRef) -> tuple[str, int]:
+def delete_task(path: TaskRef, header: IfMatch) -> tuple[str, int]:
     """Delete the definition; its history stays, runs not started are cancelled."""
     found = services()
     with found.sessions.begin() as session:
-        operations.delete_task(session, path.ref, now=found.clock())
+        operations.delete_task(session, path.ref, now=found.clock(), expected_version=_if_match())
     return "", 204
 
 
-@blueprint.post("/tasks/<ref>/actions/pause", responses=CHANGED, operation_id="pause_task")
-def pause_task(path: TaskRef) -> Response:
+@blueprint.post("/tasks/<ref>/actions/pause", responses=ACTED, operation_id="pause_task")
+def pause_task(path: TaskRef, header: IfMatch) -> Response:
     """Pause: nothing runs until it is resumed (pending retries wait too)."""
     return _act(path.ref, operations.pause_task)
 
 
-@blueprint.post("/tasks/<ref>/actions/resume", responses=CHANGED, operation_id="resume_task")
-def resume_task(path: TaskRef) -> Response:
+@blueprint.post("/tasks/<ref>/actions/resume", responses=ACTED, operation_id="resume_task")
+def resume_task(path: TaskRef, header: IfMatch) -> Response:
     """Resume from now: slots missed while paused do not run."""
     return _act(path.ref, operations.resume_task)
 
 
-@blueprint.post(
-    "/tasks/<ref>/actions/reset-retries", responses=CHANGED, operation_id="reset_retries"
-)
-def reset_retries(path: TaskRef) -> Response:
+@blueprint.post("/tasks/<ref>/actions/reset-retries", responses=ACTED, operation_id="reset_retries")
+def reset_retries(path: TaskRef, header: IfMatch) -> Response:
     """Forget the failure streak; a failed one-time task gets a fresh run."""
     return _act(path.ref, operations.reset_retries)
 
 
 @blueprint.post(
     "/tasks/<ref>/actions/run",
-    responses={202: StartedExecution, **problems(404, 413)},
+    responses={202: StartedExecution, **problems(404, 409, 413)},
     operation_id="run_task",
 )
-def run_task(path: TaskRef, body: RunBody) -> tuple[Response, int]:
+def run_task(path: TaskRef, header: IfMatch, body: RunBody) -> tuple[Response, int]:
     """Run now, optionally with other params or as a test run.
 
     The execution is written, then published straight away; if Redis refuses, the row
     stays due and the scheduler publishes it."""
-    execution_id = run_task_now(path.ref, body)
+    execution_id = run_task_now(path.ref, body, _if_match())
     with services().sessions() as session:
         execution = store.executions.get_execution(session, execution_id)
         return jsonify(execution_json(execution)), 202
@@ -261,7 +261,7 @@ def _update(ref: str, changes: TaskChanges) -> Response:  # type: ignore[valid-t
 
 
 def _act(ref: str, action: Callable[..., Task]) -> Response:
-    task = act_on_task(ref, action)
+    task = act_on_task(ref, action, _if_match())
     with services().sessions() as session:
         return _task_response(session, task)
 

@@ -14,13 +14,15 @@ This module imports no SQLAlchemy, so the API client can use it.
 from __future__ import annotations
 
 import functools
+import re
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, get_args
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -45,6 +47,21 @@ WEEK = 7 * 86400.0
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]  # an integer is a float too
 Bool = Annotated[bool, Strict()]
+
+_DATE_AND_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _date_and_time(value: Any) -> Any:
+    """A JSON time is a string with a date and a time (pydantic alone would also read
+    0 or "-1" as seconds since 1970, and "2026-03-01" as its midnight); from Python or
+    YAML, a datetime or a date."""
+    if isinstance(value, date) or (isinstance(value, str) and _DATE_AND_TIME.match(value)):
+        return value
+    raise ValueError("must be a date and time in ISO 8601, like 2026-03-01T09:00:00+01:00")
+
+
+# A time a client sends; without an offset it is wall-clock time in the task's zone.
+ClientTime = Annotated[datetime, BeforeValidator(_date_and_time)]
 
 
 @functools.cache
@@ -101,8 +118,8 @@ class TaskSettings(BaseModel):
     # grace would make every slot late.
     misfire_grace: Float = Field(default=60.0, ge=1, le=WEEK)
     jitter: Float = Field(default=0.0, ge=0, le=3600)
-    start_at: datetime | None = None
-    end_at: datetime | None = None
+    start_at: ClientTime | None = None
+    end_at: ClientTime | None = None
     max_runs: Int | None = Field(default=None, ge=1, le=MAX_INT)
     queue: QueueName | None = None
     priority: Int = Field(default=0, ge=0, le=9)

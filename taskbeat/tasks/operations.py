@@ -91,12 +91,7 @@ def update_task(
     webhook_hosts: Iterable[str] = (),
 ) -> Task:
     """Change the fields given; a change that changes nothing leaves the version alone."""
-    task = store.tasks.get_task(session, ref, for_update=True)
-    if expected_version is not None and expected_version != task.version:
-        raise Conflict(
-            f"task {task.name!r} is at version {task.version}, not {expected_version}: "
-            "read it again and reapply your change"
-        )
+    task = locked_task(session, ref, expected_version)
     given = changes.given()
     for name, value in given.items():
         if value is None and name not in NULLABLE_FIELDS:
@@ -120,8 +115,22 @@ def update_task(
     return task
 
 
-def pause_task(session: Session, ref: str, *, now: datetime) -> Task:
+def locked_task(session: Session, ref: str, expected_version: int | None = None) -> Task:
+    """The task, its row locked until the transaction ends; Conflict if the client read
+    another version of it than `expected_version` (an If-Match)."""
     task = store.tasks.get_task(session, ref, for_update=True)
+    if expected_version is not None and expected_version != task.version:
+        raise Conflict(
+            f"task {task.name!r} is at version {task.version}, not {expected_version}: "
+            "read it again and reapply your change"
+        )
+    return task
+
+
+def pause_task(
+    session: Session, ref: str, *, now: datetime, expected_version: int | None = None
+) -> Task:
+    task = locked_task(session, ref, expected_version)
     pause(task, now)
     return task
 
@@ -135,8 +144,10 @@ def pause(task: Task, now: datetime) -> None:
         task.version += 1
 
 
-def resume_task(session: Session, ref: str, *, now: datetime) -> Task:
-    task = store.tasks.get_task(session, ref, for_update=True)
+def resume_task(
+    session: Session, ref: str, *, now: datetime, expected_version: int | None = None
+) -> Task:
+    task = locked_task(session, ref, expected_version)
     if not task.enabled:
         task.enabled = True
         _rearm(task, now)
@@ -145,12 +156,14 @@ def resume_task(session: Session, ref: str, *, now: datetime) -> Task:
     return task
 
 
-def reset_retries(session: Session, ref: str, *, now: datetime) -> Task:
+def reset_retries(
+    session: Session, ref: str, *, now: datetime, expected_version: int | None = None
+) -> Task:
     """Forget the failure streak: cancel pending retries, zero the counters.
 
     A failed one-time task is given a fresh run, now.
     """
-    task = store.tasks.get_task(session, ref, for_update=True)
+    task = locked_task(session, ref, expected_version)
     store.executions.cancel_pending(session, task.id, now, retries_only=True)
     task.retry_count = 0
     task.consecutive_failures = 0
@@ -162,9 +175,11 @@ def reset_retries(session: Session, ref: str, *, now: datetime) -> Task:
     return task
 
 
-def delete_task(session: Session, ref: str, *, now: datetime) -> None:
+def delete_task(
+    session: Session, ref: str, *, now: datetime, expected_version: int | None = None
+) -> None:
     """Delete the definition; its history stays, and what had not started is cancelled."""
-    task = store.tasks.get_task(session, ref, for_update=True)
+    task = locked_task(session, ref, expected_version)
     store.executions.cancel_pending(session, task.id, now)
     session.delete(task)
 
@@ -177,13 +192,18 @@ def create_manual_run(
     *,
     now: datetime,
     lease_until: datetime,
+    expected_version: int | None = None,
 ) -> tuple[Execution, Task]:
     """An execution to run now, leased so the caller can publish it straight away.
 
     Its slot is the request time, and its key carries the task's next manual-run
     number, so it never collides with another manual run or with a scheduled slot.
+    With an `expected_version`, only if the task is still at it.
     """
-    task = store.tasks.get_task(session, ref)
+    if expected_version is None:
+        task = store.tasks.get_task(session, ref)
+    else:
+        task = locked_task(session, ref, expected_version)
     if request.params is not None:
         _handler(registry, task.handler).validate_params(request.params)
     number = store.tasks.number_manual_run(session, task.id, now, test=request.test_mode)

@@ -8,6 +8,7 @@ import contextlib
 import os
 import random
 import re
+import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -133,6 +134,39 @@ def test_gunicorns_own_refusals_are_problem_json(live):
         assert response.status_code == status
         assert response.headers["Content-Type"] == "application/problem+json"
         assert response.json()["status"] == status
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        b"zz\r\n{}\r\n0\r\n\r\n",  # a chunk size that is not hex
+        b"2\r\n{}XX0\r\n\r\n",  # a chunk without its CRLF
+        b'9\r\n{"name":',  # a body cut short
+    ],
+)
+def test_a_malformed_chunked_body_is_a_400_and_writes_nothing(live, chunks):
+    head = (
+        "POST /api/v1/tasks HTTP/1.1\r\nHost: taskbeat\r\n"
+        f"Authorization: Bearer {ADMIN_KEY}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    before = _task_count(live)
+    port = int(live.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(head.encode() + chunks)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b"".join(iter(lambda: connection.recv(65536), b""))
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"400", answer
+    assert b"Content-Type: application/problem+json" in rest
+    assert _task_count(live) == before
+
+
+def _task_count(live: Live) -> int:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    return int(
+        requests.get(f"{live.url}/api/v1/tasks", headers=headers, timeout=10).json()["total"]
+    )
 
 
 def test_the_docs_page_and_its_assets_come_from_the_app(live):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from taskbeat.models import Task
@@ -112,3 +114,42 @@ def test_a_bad_preview_request_names_the_field(api, query, field):
 
 def test_the_preview_needs_a_key(anonymous):
     assert_problem(anonymous.get("/schedules/preview?schedule=@daily"), 401)
+
+
+@pytest.mark.parametrize("written", ["5_0", "+5", " 5", "5 ", "\u0665", "0x5", "5.0", "1e2"])
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/executions?limit={}", "limit"),
+        ("/executions?cursor={}", "cursor"),
+        ("/tasks?offset={}", "offset"),
+        ("/audit?limit={}", "limit"),
+        ("/schedules/preview?schedule=@daily&count={}", "count"),
+        ("/stats?window={}", "window"),
+    ],
+)
+def test_a_number_in_a_query_is_decimal_digits_only(api, path, field, written):
+    # pydantic alone reads these as Python's int() does (5_0 is 50, " 5" is 5).
+    assert error_fields(api.get(path.format(quote(written)))) == [field]
+
+
+@pytest.mark.parametrize(
+    "value", [0, 1700000000, -1.5, True, "-1", "0", "1700000000", "2027-03-01"]
+)
+@pytest.mark.parametrize("field", ["start_at", "end_at"])
+def test_a_time_is_a_string_with_a_date_and_a_time(api, sessions, field, value):
+    # pydantic alone reads a number, or a string of digits, as seconds since 1970, and
+    # a date as its midnight.
+    response = api.post("/tasks", json={**TASK, field: value})
+    assert error_fields(response) == [field]
+    assert "ISO 8601" in response.get_json()["detail"]
+    assert count_rows(sessions, Task) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "1700000000", "2027-03-01"])
+def test_the_previews_start_is_a_date_and_a_time_too(api, value):
+    query = f"/schedules/preview?schedule=@daily&start_at={value}"
+    assert error_fields(api.get(query)) == ["start_at"]
+    assert (
+        api.get("/schedules/preview?schedule=@daily&start_at=2027-03-01 09:00").status_code == 200
+    )

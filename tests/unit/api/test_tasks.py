@@ -353,6 +353,39 @@ def test_a_malformed_if_match_is_a_400(api, update):
     assert_problem(response, 400)
 
 
+# Each request that changes a task, or runs it, honours If-Match as an update does.
+CONDITIONAL = [
+    ("delete", "", 204),
+    ("post", "/actions/pause", 200),
+    ("post", "/actions/resume", 200),
+    ("post", "/actions/reset-retries", 200),
+    ("post", "/actions/run", 202),
+]
+
+
+@pytest.mark.parametrize(("method", "suffix", "status"), CONDITIONAL)
+def test_a_stale_if_match_refuses_a_delete_or_an_action_and_changes_nothing(
+    api, update, sessions, method, suffix, status
+):
+    created = new_task(api)
+    update(created["id"], {"description": "second"})
+    before = load_task(sessions, created["id"])
+    url = f"/tasks/{created['id']}{suffix}"
+    extra = {"json": {}} if method == "post" else {}
+    stale = getattr(api, method)(url, headers={"If-Match": '"1"'}, **extra)
+    assert "version 2" in assert_problem(stale, 409)["detail"]
+    assert_problem(getattr(api, method)(url, headers={"If-Match": "x"}, **extra), 400)
+    after = load_task(sessions, created["id"])
+    assert (after.version, after.enabled, after.manual_runs) == (
+        before.version,
+        before.enabled,
+        before.manual_runs,
+    )
+    assert count_rows(sessions, Execution) == 0
+    current = getattr(api, method)(url, headers={"If-Match": '"2"'}, **extra)
+    assert current.status_code == status, current.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     "field", ["name", "handler", "schedule", "description", "max_retries", "params", "tags"]
 )
