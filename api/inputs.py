@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Request, request
 from gunicorn.http.errors import ParseException
@@ -77,9 +78,14 @@ def _finite(text: str) -> float:
 
 
 def check_query() -> None:
-    """A before-request hook: no query value may hold what the databases cannot store."""
+    """A before-request hook: the query string is UTF-8, and no query value holds what
+    the databases cannot store."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
+    try:  # Werkzeug would put U+FFFD in place of what is not UTF-8, and go on
+        unquote_to_bytes(request.query_string).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the query string is not UTF-8 once percent-decoded") from None
     for key, value in request.args.items(multi=True):
         for text in (key, value):
             problem = storable_text(text)

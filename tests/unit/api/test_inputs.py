@@ -153,3 +153,10 @@ def test_the_previews_start_is_a_date_and_a_time_too(api, value):
     assert (
         api.get("/schedules/preview?schedule=@daily&start_at=2027-03-01 09:00").status_code == 200
     )
+
+
+@pytest.mark.parametrize("query", ["q=%FF%FE", "handler=%ED%A0%80", "tag=%C0%AF", "%FF=1"])
+def test_a_query_string_that_is_not_utf8_is_a_400(api, query):
+    # Werkzeug alone reads these as U+FFFD and the listing answers 200.
+    assert "UTF-8" in assert_problem(api.get(f"/tasks?{query}"), 400)["detail"]
+    assert api.get("/tasks?q=%C3%A9t%C3%A9").status_code == 200
