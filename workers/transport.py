@@ -82,7 +82,8 @@ class QoS(kombu_redis.QoS):
         self.channel.connection.write_soon()
 
     def ack(self, delivery_tag: str) -> None:
-        if not self.channel.connection.in_event_loop:
+        transport = self.channel.connection  # None once the channel is closed
+        if transport is None or not transport.in_event_loop:
             super().ack(delivery_tag)
             return
         with self._lock:
@@ -302,6 +303,25 @@ class _AnswersLater:
 
 class Channel(kombu_redis.Channel):
     QoS = QoS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # How to reach Redis, read while the channel's transport still knows: see
+        # `_connparams`.
+        self._sync_params: dict[str, Any] = super()._connparams(asynchronous=False)
+
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        # kombu opens a new pool to give back the unacknowledged messages when a channel
+        # closes, and a late ack on a closed channel opens one too. After a connection
+        # loss Celery may have detached the transport from its connection by then
+        # (`client` is None; a closed channel has no transport at all), and kombu would
+        # raise AttributeError, which Celery takes for an unrecoverable error: the
+        # worker exited with 0 and consumed nothing more.
+        transport = self.connection
+        if not asynchronous and (transport is None or transport.client is None):
+            return dict(self._sync_params)
+        params: dict[str, Any] = super()._connparams(asynchronous)
+        return params
 
     @contextmanager
     def conn_or_acquire(self, client: redis.Redis | None = None) -> Iterator[redis.Redis]:

@@ -226,6 +226,36 @@ def test_closing_the_channel_gives_back_a_message_not_yet_written_to_the_set(con
     assert unacked(client) == (0, 0)
 
 
+def test_a_channel_closed_after_its_transport_was_detached_still_gives_back_its_messages(
+    connection, client
+):
+    """After a connection loss Celery collects the connection (kombu then drops the
+    transport's `client`) and closes it; the channel's close gives back a run in flight
+    through a new pool. kombu read the pool's address from the dropped client:
+    AttributeError, which Celery took for unrecoverable (the worker exited with 0)."""
+    in_event_loop(connection)
+    channel = connection.default_channel
+    assert channel.basic_get(QUEUE.name) is not None
+    channel._disconnect_pools()  # as kombu's close does first
+    connection.transport.client = None  # as Connection.collect does
+    channel.close()
+    assert client.llen(QUEUE.name) == 1
+    assert unacked(client) == (0, 0)
+
+
+def test_a_late_ack_on_a_closed_channel_leaves_nothing_in_the_set(connection, client):
+    """A run that outlives its channel (Redis went away meanwhile) is acknowledged on
+    the old channel once it ends: it must not fail on the channel's missing transport."""
+    channel = connection.default_channel
+    message = channel.basic_get(QUEUE.name)  # outside the loop: written at once
+    assert unacked(client) == (1, 1)
+    channel.qos.restore_at_shutdown = False  # closing leaves the entry where it is
+    channel.close()
+    assert channel.connection is None
+    message.ack()
+    assert unacked(client) == (0, 0)
+
+
 def test_a_requeued_message_goes_back_to_its_queue_though_its_entry_was_only_gathered(
     connection, client
 ):
