@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from typing import Any
@@ -71,6 +72,18 @@ class RuntimeHolder:
         forks = "prefork" in name or "processes" in name
         concurrency = int(getattr(sender, "concurrency", 1) or 1)
         self.connections = 1 if forks else concurrency + 1
+        if not forks:  # handlers run in this process
+            self.fence_on_resume()
+
+    def fence_on_resume(self) -> None:
+        """From the main thread of a process that runs handlers: woken by SIGCONT after a
+        SIGSTOP, check the fence before the handler runs on (see `workers.heartbeat`)."""
+        signal.signal(signal.SIGCONT, self._resumed)
+
+    def _resumed(self, signum: int, frame: Any) -> None:
+        runtime = self._runtime
+        if runtime is not None and self._pid == os.getpid():
+            runtime.heartbeats.check_fence_on_resume()
 
     def get(self) -> WorkerRuntime:
         with self._building:  # the warm-up thread and the first run may both ask
@@ -103,6 +116,7 @@ class RuntimeHolder:
         few seconds to report ready, and the database may be slower than that. The first
         run waits for the warm-up to end (for at most the connect timeout), rather than
         for a pooled connection the warm-up may fail to open."""
+        self.fence_on_resume()
         threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:

@@ -94,7 +94,9 @@ def _run_claimed(runtime: WorkerRuntime, claim: Claim) -> ExecutionStatus | None
     # Stamped until the outcome is written: a write waiting out a database outage
     # belongs to a live run.
     with runtime.heartbeats.watching(run.id, run.started_at):
-        return _record(runtime, claim, invoke(prepared, runtime.settings))
+        outcome = invoke(prepared, runtime.settings)
+        runtime.heartbeats.handler_returned(run.id)
+        return _record(runtime, claim, outcome)
 
 
 def _prepare(runtime: WorkerRuntime, claim: Claim) -> Invocation | Outcome:

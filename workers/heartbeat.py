@@ -16,6 +16,14 @@ if it cannot.
    will add once `lost_after` has passed. A prefork pool child dies (Celery starts
    another, and settles the run: see `workers.pool_deaths`); with the threads or solo
    pool the whole worker ends, for its supervisor to restart.
+   - The fence is checked before the keys are set again: a process that was frozen
+     (SIGSTOP, a stalled VM) wakes with its runs unproven for as long as it slept, and
+     setting the keys first would prove them alive again. Woken by SIGCONT, a worker
+     process checks it at once, before its handler runs on (`workers.app`).
+   - A database stamp that no longer finds a run `running` while its handler still runs
+     here means someone settled it (the sweeper declared it lost, and its retry may
+     start): the process ends too. Once the handler has returned, its own outcome write
+     settles the run, and nothing is left to stop.
 """
 
 from __future__ import annotations
@@ -72,6 +80,7 @@ class Heartbeats:
         # Each watched run, and when it was last shown alive (in either place).
         self._shown: dict[int, datetime] = {}
         self._ended: set[int] = set()  # alive keys to delete
+        self._handler_returned: set[int] = set()  # watched runs whose outcome is written
         self.lost: set[int] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -90,7 +99,14 @@ class Heartbeats:
         finally:
             with self._lock:
                 del self._shown[execution_id]
+                self._handler_returned.discard(execution_id)
                 self._ended.add(execution_id)
+
+    def handler_returned(self, execution_id: int) -> None:
+        """The run's handler is done and its outcome is being written: a stamp that finds
+        the run settled from now on is no reason to end the process."""
+        with self._lock:
+            self._handler_returned.add(execution_id)
 
     def stamp(self) -> None:
         """Stamp every watched run's database heartbeat now."""
@@ -102,8 +118,20 @@ class Heartbeats:
         with one_statement(self._engine) as connection:
             running = store.sweeps.touch_heartbeats(connection, watched, now)
         with self._lock:
-            self.lost.update(set(watched) - running)
+            settled = set(watched) - running
+            self.lost.update(settled)
+            handlers_running = sorted(
+                execution_id
+                for execution_id in settled
+                if execution_id in self._shown and execution_id not in self._handler_returned
+            )
         self._shown_alive(running, now)
+        if handlers_running:
+            ids = ", ".join(str(execution_id) for execution_id in handlers_running)
+            self._fence(
+                f"fenced: execution {ids} was settled elsewhere (declared lost) while its "
+                "handler still ran here; its retry may start"
+            )
 
     def refresh(self) -> None:
         """Set every watched run's alive key now, and delete those of ended runs."""
@@ -136,6 +164,15 @@ class Heartbeats:
                 f"{self._ttl:g}s have passed"
             )
 
+    def check_fence_on_resume(self) -> None:
+        """`check_fence` from a SIGCONT handler: Python runs it in the main thread, the
+        one running the handler, before the handler's next line, where the alive-keys
+        thread would only get its turn after it. Skipped if that thread was interrupted
+        holding the lock (the keys thread checks within a second anyway)."""
+        if self._lock.acquire(blocking=False):
+            self._lock.release()
+            self.check_fence()
+
     def stop(self) -> None:
         self._stopping.set()
         for thread in self._threads:
@@ -161,14 +198,18 @@ class Heartbeats:
                 log.warning("heartbeat stamp failed: %s", exc)
 
     def _key_loop(self) -> None:
-        """Refresh the keys each interval; check the fence each second."""
+        """Check the fence each second; refresh the keys each interval."""
         ticks = max(round(self._interval / FENCE_CHECK_EVERY), 1)
         tick = 0
         while not self._stopping.wait(min(FENCE_CHECK_EVERY, self._interval)):
             tick += 1
-            if tick % ticks == 0:
-                try:
-                    self.refresh()
-                except (redis.RedisError, OSError) as exc:
-                    log.warning("setting the runs' alive keys failed: %s", exc)
-            self.check_fence()
+            self.key_turn(refresh=tick % ticks == 0)
+
+    def key_turn(self, refresh: bool) -> None:
+        """One turn of the alive-keys thread: the fence first, then the keys."""
+        self.check_fence()
+        if refresh:
+            try:
+                self.refresh()
+            except (redis.RedisError, OSError) as exc:
+                log.warning("setting the runs' alive keys failed: %s", exc)

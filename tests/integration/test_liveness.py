@@ -10,6 +10,9 @@ test stops is one of its own.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -258,3 +261,52 @@ def test_a_queue_list_carries_no_ttl_so_volatile_policies_keep_it(quick):
     finally:
         client.delete(quick.default_queue)
         client.close()
+
+
+RESUMED_HANDLER = """
+import os, sys, time
+from taskbeat.celery_app import make_celery
+from taskbeat.clock import utcnow
+from taskbeat.settings import Settings
+from handlers import load_registry
+from workers.app import RuntimeHolder
+
+settings = Settings.from_env(os.environ)
+holder = RuntimeHolder(settings, load_registry(settings), make_celery(settings))
+holder.fence_on_resume()  # as a new pool process does
+runtime = holder.get()
+with runtime.heartbeats.watching(1, utcnow()):
+    for _ in range(20_000):  # a handler that notes each step it takes
+        print(time.monotonic(), flush=True)
+        time.sleep(0.001)
+"""
+
+
+def test_a_worker_process_woken_from_a_freeze_ends_before_its_handler_takes_a_step(quick):
+    # The database is unreachable (its stamps fail), so only the Redis keys show the run
+    # alive; frozen past fence_after, the process must end on SIGCONT, before the
+    # handler's next step (the keys thread would only get its turn after it).
+    env = {
+        **worker_env(quick),
+        "TASKBEAT_DATABASE_URL": "sqlite:////nonexistent/dir/taskbeat.db",
+    }
+    handler = subprocess.Popen(
+        [sys.executable, "-c", RESUMED_HANDLER], env=env, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert handler.stdout is not None
+        for _ in range(200):  # running, and shown alive a few times over
+            handler.stdout.readline()
+        time.sleep(3 * quick.heartbeat_interval)
+        handler.send_signal(signal.SIGSTOP)
+        time.sleep(quick.fence_seconds + 1)
+        resumed = time.monotonic()
+        handler.send_signal(signal.SIGCONT)
+        steps, errors = handler.communicate(timeout=30)
+    finally:
+        handler.kill()
+    assert handler.returncode == FENCED_EXIT_CODE, errors[-3000:]
+    assert "not shown alive" in errors
+    after = [float(line) for line in steps.split() if float(line) > resumed]
+    assert after == [], f"the handler took {len(after)} steps after it was woken"

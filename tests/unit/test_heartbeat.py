@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import fakeredis
 import pytest
+from sqlalchemy import update
 
 from taskbeat.db import make_engine
+from taskbeat.models import Execution
 from taskbeat.names import alive_key
 from taskbeat.redis_clients import quick_client
+from taskbeat.status import ExecutionStatus
 from tests.runs import claimed
 from workers.heartbeat import Heartbeats
 
@@ -80,3 +83,63 @@ def test_a_database_stamp_alone_keeps_the_fence_away(
             heartbeats.stamp()
             heartbeats.check_fence()
     assert fence.reasons == []
+
+
+def test_a_process_that_wakes_from_a_freeze_is_fenced_before_it_sets_its_keys_again(
+    settings, broken_engine, clock, make_task, run_now, sessions
+):
+    # SIGSTOP, a stalled VM: nothing ran for longer than fence_after. Setting the keys
+    # first would show the run alive again, and its handler would go on.
+    execution = run_now(make_task(handler="echo"))
+    run = claimed(sessions, execution.id, clock())
+    client, fence = fakeredis.FakeRedis(), Fence()
+    heartbeats = Heartbeats(broken_engine, client, settings, clock, fence)
+    with heartbeats.watching(run.id, run.started_at):
+        heartbeats.key_turn(refresh=True)
+        clock.advance(settings.fence_seconds + 5)  # frozen
+        heartbeats.key_turn(refresh=True)
+    [reason] = fence.reasons
+    assert f"execution {run.id} " in reason and "not shown alive" in reason
+
+
+def settle_elsewhere(sessions, execution_id: int) -> None:
+    """What the sweeper does to a run it finds dead."""
+    with sessions.begin() as session:
+        session.execute(
+            update(Execution)
+            .where(Execution.id == execution_id)
+            .values(status=ExecutionStatus.LOST)
+        )
+
+
+def test_a_run_settled_elsewhere_while_its_handler_runs_here_ends_the_process(
+    settings, engine, clock, make_task, run_now, sessions
+):
+    execution = run_now(make_task(handler="echo"))
+    run = claimed(sessions, execution.id, clock())
+    fence = Fence()
+    heartbeats = Heartbeats(engine, fakeredis.FakeRedis(), settings, clock, fence)
+    with heartbeats.watching(run.id, run.started_at):
+        heartbeats.stamp()
+        assert fence.reasons == []
+        settle_elsewhere(sessions, run.id)
+        heartbeats.stamp()
+    [reason] = fence.reasons
+    assert f"execution {run.id} was settled elsewhere" in reason
+
+
+def test_a_run_settled_once_its_handler_returned_does_not_end_the_process(
+    settings, engine, clock, make_task, run_now, sessions
+):
+    # Its own outcome write settles it (or the sweeper, while that write waits out an
+    # outage): the handler is done, nothing is left to stop.
+    execution = run_now(make_task(handler="echo"))
+    run = claimed(sessions, execution.id, clock())
+    fence = Fence()
+    heartbeats = Heartbeats(engine, fakeredis.FakeRedis(), settings, clock, fence)
+    with heartbeats.watching(run.id, run.started_at):
+        heartbeats.handler_returned(run.id)
+        settle_elsewhere(sessions, run.id)
+        heartbeats.stamp()
+    assert fence.reasons == []
+    assert heartbeats.lost == {run.id}
