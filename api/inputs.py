@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -37,12 +39,22 @@ class StrictRequest(Request):
         return self._strict_json
 
     def _body(self) -> bytes:
-        try:
+        with _reading_the_body():
             return self.get_data(cache=True)
-        except (ParseException, OSError) as exc:
-            # gunicorn reads a chunked body as it is asked for it: a chunk size that is
-            # not hex, a chunk without its CRLF, a body cut short (NoMoreData is an OSError).
-            raise BadRequest(f"the request body could not be read: {exc}") from None
+
+    def _load_form_data(self) -> None:  # the dashboard's forms
+        with _reading_the_body():
+            super()._load_form_data()
+
+
+@contextmanager
+def _reading_the_body() -> Iterator[None]:
+    try:
+        yield
+    except (ParseException, OSError) as exc:
+        # gunicorn reads a chunked body as it is asked for it: a chunk size that is not
+        # hex, a chunk without its CRLF, a body cut short (NoMoreData is an OSError).
+        raise BadRequest(f"the request body could not be read: {exc}") from None
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
@@ -82,7 +94,7 @@ def check_query() -> None:
     the databases cannot store."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    try:  # Werkzeug would put U+FFFD in place of what is not UTF-8, and go on
+    try:  # Werkzeug would keep bytes that are not UTF-8 as their %XX text, and go on
         unquote_to_bytes(request.query_string).decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the query string is not UTF-8 once percent-decoded") from None

@@ -39,16 +39,16 @@ ISO 8601 strings with a date and a time.
 """
 
 _MEANINGS = {
-    400: "The request is malformed: its body is not a JSON object, or a header or the "
-    "body's framing is",
+    400: "The request is malformed: its body is not a JSON object, its query string is not "
+    "UTF-8, or a header or the body's framing is malformed",
     401: "No valid API key",
     403: "The key's role may not do this",
     404: "Not found",
     409: "Conflicts with the current state (a name in use, a stale If-Match)",
     413: "The request body is too large",
+    414: "The request line (the path and query) is too long",
     422: "A field is invalid; `errors` names each",
     429: "Too many failed attempts to authenticate from this client; see Retry-After",
-    414: "The request line (the path and query) is too long",
     431: "The request's headers are too large",
 }
 # What the HTTP server may answer to any request before the app sees it.
@@ -124,8 +124,8 @@ def _decimal(value: Any) -> Any:
     return value
 
 
-# A whole number in a query string or a path: digits, a minus sign at most (pydantic
-# alone reads it as Python's int() does: "5_0", "+5" and " 5" too).
+# A whole number in a query string: digits, a minus sign at most (pydantic alone reads
+# it as Python's int() does: "5_0", "+5" and " 5" too).
 WholeNumber = Annotated[int, BeforeValidator(_decimal)]
 
 

@@ -123,7 +123,7 @@ class StartedExecution(ExecutionView):
 
 
 CHANGED = {200: CreatedTask, **problems(404)}
-# An action, or a delete, with an If-Match the task is no longer at: 409.
+# An action with an If-Match the task is no longer at: 409.
 ACTED = {200: CreatedTask, **problems(404, 409)}
 
 
@@ -188,16 +188,19 @@ def patch_task(path: TaskRef, header: IfMatch, body: TaskChanges) -> Response:  
     "/tasks/<ref>", responses={204: None, **problems(404, 409)}, operation_id="delete_task"
 )
 def delete_task(path: TaskRef, header: IfMatch) -> tuple[str, int]:
-    """Delete the definition; its history stays, runs not started are cancelled."""
+    """Delete the definition; its history stays, runs not started are cancelled.
+    If-Match refuses to delete a task changed since."""
+    expected = _if_match()
     found = services()
     with found.sessions.begin() as session:
-        operations.delete_task(session, path.ref, now=found.clock(), expected_version=_if_match())
+        operations.delete_task(session, path.ref, now=found.clock(), expected_version=expected)
     return "", 204
 
 
 @blueprint.post("/tasks/<ref>/actions/pause", responses=ACTED, operation_id="pause_task")
 def pause_task(path: TaskRef, header: IfMatch) -> Response:
-    """Pause: nothing runs until it is resumed (pending retries wait too)."""
+    """Pause: nothing runs until it is resumed (pending retries wait too); If-Match
+    refuses a task changed since, as for the other actions."""
     return _act(path.ref, operations.pause_task)
 
 

@@ -99,29 +99,40 @@ class Client:
         method: Literal["PATCH", "PUT"] = "PATCH",
     ) -> TaskView:
         """Change the fields given; with `if_match` (a version read before), a task
-        changed since is refused with a 409 instead."""
-        headers = {"If-Match": f'"{if_match}"'} if if_match is not None else {}
-        return self._call(TaskView, method, f"/tasks/{_ref(ref)}", body=changes, headers=headers)
+        changed since is refused with a 409 instead. So are the deletes and actions
+        below given one."""
+        path = f"/tasks/{_ref(ref)}"
+        return self._call(TaskView, method, path, body=changes, headers=_if_match(if_match))
 
-    def delete_task(self, ref: str | int) -> None:
-        self._send("DELETE", f"/tasks/{_ref(ref)}")
+    def delete_task(self, ref: str | int, *, if_match: int | None = None) -> None:
+        self._send("DELETE", f"/tasks/{_ref(ref)}", headers=_if_match(if_match))
 
     def run_task(
-        self, ref: str | int, *, params: Mapping[str, Any] | None = None, test_mode: bool = False
+        self,
+        ref: str | int,
+        *,
+        params: Mapping[str, Any] | None = None,
+        test_mode: bool = False,
+        if_match: int | None = None,
     ) -> ExecutionView:
         body: dict[str, Any] = {"test_mode": test_mode}
         if params is not None:
             body["params"] = dict(params)
-        return self._call(ExecutionView, "POST", f"/tasks/{_ref(ref)}/actions/run", body=body)
+        path = f"/tasks/{_ref(ref)}/actions/run"
+        return self._call(ExecutionView, "POST", path, body=body, headers=_if_match(if_match))
 
-    def pause_task(self, ref: str | int) -> TaskView:
-        return self._call(TaskView, "POST", f"/tasks/{_ref(ref)}/actions/pause")
+    def pause_task(self, ref: str | int, *, if_match: int | None = None) -> TaskView:
+        return self._act(ref, "pause", if_match)
 
-    def resume_task(self, ref: str | int) -> TaskView:
-        return self._call(TaskView, "POST", f"/tasks/{_ref(ref)}/actions/resume")
+    def resume_task(self, ref: str | int, *, if_match: int | None = None) -> TaskView:
+        return self._act(ref, "resume", if_match)
 
-    def reset_retries(self, ref: str | int) -> TaskView:
-        return self._call(TaskView, "POST", f"/tasks/{_ref(ref)}/actions/reset-retries")
+    def reset_retries(self, ref: str | int, *, if_match: int | None = None) -> TaskView:
+        return self._act(ref, "reset-retries", if_match)
+
+    def _act(self, ref: str | int, action: str, if_match: int | None) -> TaskView:
+        path = f"/tasks/{_ref(ref)}/actions/{action}"
+        return self._call(TaskView, "POST", path, headers=_if_match(if_match))
 
     def next_runs(self, ref: str | int, count: int = 10) -> FireTimes:
         return self._get(FireTimes, f"/tasks/{_ref(ref)}/next-runs", {"count": count})
@@ -233,6 +244,10 @@ class Client:
         if response.is_error and response.status_code not in accept:
             raise ProblemError(response.status_code, _problem(response))
         return response
+
+
+def _if_match(version: int | None) -> dict[str, str]:
+    return {"If-Match": f'"{version}"'} if version is not None else {}
 
 
 def _ref(ref: str | int) -> str:

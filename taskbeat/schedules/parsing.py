@@ -22,6 +22,9 @@ NICKNAMES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+# What may surround a schedule: ASCII blanks only (str.strip() would also take a
+# no-break space or U+3000, which cron refuses between fields).
+ASCII_BLANKS = " \t\r\n"
 TIMESTAMP_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -34,7 +37,7 @@ def parse_timezone(name: str) -> ZoneInfo:
 
 def parse_schedule(text: str, timezone: str, anchor: datetime) -> Schedule:
     """Parse `text` for a task in `timezone`; `anchor` is where intervals count from."""
-    return _parse_cached(text.strip(), timezone, anchor)
+    return _parse_cached(text.strip(ASCII_BLANKS), timezone, anchor)
 
 
 @lru_cache(maxsize=65_536)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, get_args
 
 from pydantic import (
@@ -52,10 +52,10 @@ _DATE_AND_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
 
 
 def _date_and_time(value: Any) -> Any:
-    """A JSON time is a string with a date and a time (pydantic alone would also read
-    0 or "-1" as seconds since 1970, and "2026-03-01" as its midnight); from Python or
-    YAML, a datetime or a date."""
-    if isinstance(value, date) or (isinstance(value, str) and _DATE_AND_TIME.match(value)):
+    """A time is a string with a date and a time, or a datetime from Python or YAML
+    (pydantic alone would also read 0 or "-1" as seconds since 1970, and a date, written
+    or YAML's, as its midnight)."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_AND_TIME.match(value)):
         return value
     raise ValueError("must be a date and time in ISO 8601, like 2026-03-01T09:00:00+01:00")
 

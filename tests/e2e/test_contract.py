@@ -195,7 +195,10 @@ def test_the_client_covers_every_operation(live):
         assert api.get_execution(run.id).params == {"who": "client"}
         assert run.id in {e.id for e in api.iter_executions(task="client-task", page_size=1)}
         assert api.list_executions(status="queued").limit == 50
-        assert api.pause_task(task.id).status.value == "paused"
+        with pytest.raises(ProblemError) as stale_action:
+            api.pause_task(task.id, if_match=task.version)
+        assert stale_action.value.status == 409
+        assert api.pause_task(task.id, if_match=changed.version).status.value == "paused"
         assert api.resume_task(task.id).status.value == "active"
         assert api.reset_retries(task.id).consecutive_failures == 0
         assert len(api.next_runs(task.id, count=3).items) == 3

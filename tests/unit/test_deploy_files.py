@@ -39,6 +39,8 @@ def test_compose_runs_every_part_and_migrates_before_the_rest_start():
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
     assert services["api"]["command"][0] == "gunicorn"
+    # gunicorn's own refusals (400, 414, 431) as problem+json, as `taskbeat api` has them
+    assert "--worker-class=api.gunicorn_worker.ProblemWorker" in services["api"]["command"]
     assert services["worker"]["deploy"]["replicas"] >= 2
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 
 from taskbeat.models import Task
 from tests.unit.api.conftest import assert_problem, count_rows, error_fields
@@ -157,6 +160,37 @@ def test_the_previews_start_is_a_date_and_a_time_too(api, value):
 
 @pytest.mark.parametrize("query", ["q=%FF%FE", "handler=%ED%A0%80", "tag=%C0%AF", "%FF=1"])
 def test_a_query_string_that_is_not_utf8_is_a_400(api, query):
-    # Werkzeug alone reads these as U+FFFD and the listing answers 200.
+    # Werkzeug alone keeps these as their %XX text, and the listing answers 200.
     assert "UTF-8" in assert_problem(api.get(f"/tasks?{query}"), 400)["detail"]
     assert api.get("/tasks?q=%C3%A9t%C3%A9").status_code == 200
+
+
+class BrokenBody(io.RawIOBase):
+    """A request body as gunicorn reads a malformed chunked one: it fails when read."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise self.error
+
+
+BODY_ERRORS = [InvalidChunkSize(b"zz"), ChunkMissingTerminator(b"XX"), NoMoreData(b"")]
+
+
+@pytest.mark.parametrize("error", BODY_ERRORS, ids=lambda e: type(e).__name__)
+def test_a_body_that_cannot_be_read_is_a_400_for_the_api_and_the_dashboard(
+    api, client, sessions, error
+):
+    # A chunked body: gunicorn marks the stream terminated, and sends no length.
+    broken = {"wsgi.input": BrokenBody(error), "wsgi.input_terminated": True}
+    json_body = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    response = api.post("/tasks", headers=json_body, environ_overrides=broken)
+    assert_problem(response, 400)  # a body cut short is Werkzeug's ClientDisconnected
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Transfer-Encoding": "chunked"}
+    signing_in = client.post("/sign-in", headers=form, environ_overrides=broken)
+    assert signing_in.status_code == 400
+    assert count_rows(sessions, Task) == 0

@@ -149,6 +149,9 @@ def test_only_spaces_and_tabs_separate_cron_fields(space):
     assert refused_for is Refusal.FIELD_COUNT
     assert "separated by spaces or tabs" in message
     assert refusal(f"0 0{space} * * *")[0] in (Refusal.NON_ASCII, Refusal.NOT_A_VALUE)
+    if space != "\n":  # around a schedule, ASCII blanks are dropped; nothing else is
+        assert refusal(f"{space}0 0 * * *")[0] in (Refusal.NON_ASCII, Refusal.NOT_A_VALUE)
+        assert refusal(f"0 0 * * *{space}")[0] in (Refusal.NON_ASCII, Refusal.NOT_A_VALUE)
 
 
 @pytest.mark.parametrize("text", ["every ٣ seconds", "every five minutes", "every 2 weeks"])

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import enum
 import types
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import inspect
 
 from api.serialize import task_json
 from taskbeat.models import Task, UTCDateTime
-from taskbeat.tasks.fields import NULLABLE_FIELDS, TaskChanges, TaskDefinition, TaskView
+from taskbeat.tasks.fields import (
+    NULLABLE_FIELDS,
+    TaskChanges,
+    TaskDefinition,
+    TaskSettings,
+    TaskView,
+)
 from taskbeat.tasks.state import TaskState
 
 COLUMNS = {column.key: column for column in inspect(Task).columns}
@@ -78,3 +85,11 @@ def _sample(column: Any, now: datetime) -> Any:
         return next(iter(kind))
     samples = {int: 1, float: 1.0, bool: True, str: "x", dict: {}, list: []}
     return samples.get(kind, {})
+
+
+def test_a_time_from_python_or_yaml_is_a_datetime_not_a_date():
+    # YAML reads `start_at: 2027-03-01` as a date: its midnight is not what it says.
+    when = datetime(2027, 3, 1, 9, 30)
+    assert TaskSettings(start_at=when).start_at == when
+    with pytest.raises(ValidationError, match="a date and time"):
+        TaskSettings(start_at=date(2027, 3, 1))
