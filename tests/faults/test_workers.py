@@ -1,5 +1,6 @@
 """Faults of the worker: its pool child or main process killed, stopped warm and cold,
-a handler that kills its process, a handler that overruns its timeout."""
+frozen whole past lost_after, a handler that kills its process, a handler that overruns
+its timeout."""
 
 from __future__ import annotations
 
@@ -40,6 +41,29 @@ def test_worker_main_process_killed_then_restarted_loses_and_doubles_nothing(
         c.worker(concurrency=2)  # what a supervisor does
         fault_end = time.time()
         c.settle(timeout=LOST_AFTER + 15)
+        verdict = c.audit(fault_end)
+    assert not verdict.problems, "\n".join(verdict.problems)
+
+
+def test_a_worker_frozen_whole_past_lost_after_does_not_run_a_slot_twice(cluster: MakeCluster):
+    # SIGSTOP of the worker and its pool processes: the sweeper declares the long run
+    # lost and retries it elsewhere; on SIGCONT the frozen process must end before its
+    # handler goes on beside the retry.
+    with cluster("worker-frozen") as c:
+        c.scheduler()
+        c.worker(concurrency=2)
+        c.worker(concurrency=2)
+        # Long runs only: a process frozen between a handler's end and its outcome write
+        # cannot help its run being retried (the handler then runs twice, as after a
+        # crash there); a freeze mid-handler is the case at hand.
+        long = c.add_tasks(2, "every 10 seconds", lead=1, window=14, sleep=6,
+                           max_retries=2, retry_delay=0.5)  # fmt: skip
+        worker = os.getpgid(c.running_probe(long))  # each worker is a process group
+        os.killpg(worker, signal.SIGSTOP)
+        time.sleep(3 * LOST_AFTER)
+        os.killpg(worker, signal.SIGCONT)
+        fault_end = time.time()
+        c.settle(timeout=LOST_AFTER + 30)
         verdict = c.audit(fault_end)
     assert not verdict.problems, "\n".join(verdict.problems)
 
