@@ -1,5 +1,6 @@
-"""Faults of the servers: Redis restarted empty and Redis down, PostgreSQL backends cut
-(F1) and PostgreSQL stopped while a handler runs (F2)."""
+"""Faults of the servers: Redis restarted empty (under one worker, and under two with
+runs in flight) and Redis down, PostgreSQL backends cut (F1) and PostgreSQL stopped while
+a handler runs (F2)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,30 @@ def test_redis_restarted_empty_with_work_queued_running_and_retry_scheduled(
         fault_end = time.time()
         c.settle(timeout=25)
         verdict = c.audit(fault_end)
+    assert not verdict.problems, "\n".join(verdict.problems)
+
+
+def test_redis_restarted_under_two_workers_with_runs_in_flight_keeps_both_consuming(
+    cluster: MakeCluster,
+):
+    # Closing the lost connection gives back each worker's run in flight; kombu's
+    # AttributeError there once ended both workers with exit code 0.
+    with cluster("redis-restart-two-workers") as c:
+        c.scheduler()
+        workers = [c.worker(concurrency=2), c.worker(concurrency=2)]
+        long = c.add_tasks(2, "every 60 seconds", lead=1, window=2, sleep=10,
+                           max_retries=2, retry_delay=0.5)  # fmt: skip
+        c.add_tasks(4, "every 2 seconds", lead=1, window=20, sleep=0.05)
+        c.running_probe(long)
+        time.sleep(1)
+        c.redis.stop()
+        time.sleep(2)
+        c.redis.start()
+        fault_end = time.time()
+        c.settle(timeout=40)
+        exited = [w.name for w in workers if w.process.poll() is not None]
+        verdict = c.audit(fault_end)
+    assert not exited, f"{exited} exited after Redis came back"
     assert not verdict.problems, "\n".join(verdict.problems)
 
 
