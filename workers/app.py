@@ -76,9 +76,11 @@ class RuntimeHolder:
             self.fence_on_resume()
 
     def fence_on_resume(self) -> None:
-        """From the main thread of a process that runs handlers: woken by SIGCONT after a
-        SIGSTOP, check the fence before the handler runs on (see `workers.heartbeat`)."""
-        signal.signal(signal.SIGCONT, self._resumed)
+        """In a process that runs handlers: woken by SIGCONT after a SIGSTOP, check the
+        fence before the handler runs on (see `workers.heartbeat`). Python takes signal
+        handlers from the main thread only."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGCONT, self._resumed)
 
     def _resumed(self, signum: int, frame: Any) -> None:
         runtime = self._runtime

@@ -16,10 +16,13 @@ if it cannot.
    will add once `lost_after` has passed. A prefork pool child dies (Celery starts
    another, and settles the run: see `workers.pool_deaths`); with the threads or solo
    pool the whole worker ends, for its supervisor to restart.
-   - The fence is checked before the keys are set again: a process that was frozen
-     (SIGSTOP, a stalled VM) wakes with its runs unproven for as long as it slept, and
-     setting the keys first would prove them alive again. Woken by SIGCONT, a worker
-     process checks it at once, before its handler runs on (`workers.app`).
+   - A process that was frozen (SIGSTOP, a stalled VM) wakes with its runs unproven
+     for as long as it slept: the keys thread, finding its turn late, checks the fence
+     before it sets the keys again (setting them first would prove the runs alive).
+     Woken by SIGCONT, a prefork pool process checks it at once, in the main thread
+     that runs the handler, before the handler's next step (`workers.app`).
+   - A run whose handler has returned is not fenced: its outcome is being written, and
+     ending the process would stop nothing.
    - A database stamp that no longer finds a run `running` while its handler still runs
      here means someone settled it (the sweeper declared it lost, and its retry may
      start): the process ends too. Once the handler has returned, its own outcome write
@@ -53,11 +56,14 @@ FENCE_CHECK_EVERY = 1.0
 
 
 def end_process(reason: str) -> None:
-    """Log why, then end the process without unwinding: no handler code runs after."""
-    log.critical("%s; ending this worker process now", reason)
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    os._exit(FENCED_EXIT_CODE)
+    """Log why, then end the process without unwinding: no handler code runs after,
+    whatever logging raises (a closed pipe; a signal handler's re-entrant write)."""
+    try:
+        log.critical("%s; ending this worker process now", reason)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+    finally:
+        os._exit(FENCED_EXIT_CODE)
 
 
 class Heartbeats:
@@ -84,6 +90,8 @@ class Heartbeats:
         self.lost: set[int] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._turn_every = min(FENCE_CHECK_EVERY, self._interval)  # the keys thread's turn
+        self._last_turn: datetime | None = None
         self._threads: list[threading.Thread] = []
 
     @contextmanager
@@ -148,13 +156,16 @@ class Heartbeats:
         self._shown_alive(watched, now)
 
     def check_fence(self) -> None:
-        """End the process if a watched run has not been shown alive for too long."""
+        """End the process if a watched run whose handler still runs has not been shown
+        alive for too long. (Once the handler has returned, ending the process stops
+        nothing, and would keep its outcome from being written.)"""
         now = self._clock()
         with self._lock:
             unproven = {
                 execution_id: (now - shown).total_seconds()
                 for execution_id, shown in self._shown.items()
                 if (now - shown).total_seconds() > self._fence_after
+                and execution_id not in self._handler_returned
             }
         if unproven:
             ids = ", ".join(f"{eid} ({age:.1f}s)" for eid, age in sorted(unproven.items()))
@@ -201,15 +212,25 @@ class Heartbeats:
         """Check the fence each second; refresh the keys each interval."""
         ticks = max(round(self._interval / FENCE_CHECK_EVERY), 1)
         tick = 0
-        while not self._stopping.wait(min(FENCE_CHECK_EVERY, self._interval)):
+        while not self._stopping.wait(self._turn_every):
             tick += 1
             self.key_turn(refresh=tick % ticks == 0)
 
     def key_turn(self, refresh: bool) -> None:
-        """One turn of the alive-keys thread: the fence first, then the keys."""
-        self.check_fence()
+        """One turn of the alive-keys thread: the keys, then the fence; the fence first
+        when the turn comes late (the process was frozen: setting the keys first would
+        prove its runs alive again)."""
+        now = self._clock()
+        frozen = (
+            self._last_turn is not None
+            and (now - self._last_turn).total_seconds() > self._turn_every + FENCE_CHECK_EVERY
+        )
+        self._last_turn = now
+        if frozen:
+            self.check_fence()
         if refresh:
             try:
                 self.refresh()
             except (redis.RedisError, OSError) as exc:
                 log.warning("setting the runs' alive keys failed: %s", exc)
+        self.check_fence()

@@ -92,6 +92,12 @@ class QoS(kombu_redis.QoS):
         self.channel.connection.write_soon()
 
     def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        if requeue and _is_closed(self.channel):
+            # kombu cannot put it back through a closed channel (it would drop the entry
+            # and log that the restore failed): the entry stays, for the visibility
+            # timeout or taskbeat's requeue sweep to deliver again.
+            log.warning("message %s not requeued: its channel is closed", delivery_tag)
+            return
         self.write_gathered(wait=True)
         super().reject(delivery_tag, requeue)
 
@@ -301,6 +307,12 @@ class _AnswersLater:
         self._connection = None
 
 
+def _is_closed(channel: Any) -> bool:
+    """The channel was closed, or its transport let go (after a connection loss)."""
+    transport = channel.connection
+    return bool(channel.closed) or transport is None or transport.client is None
+
+
 class Channel(kombu_redis.Channel):
     QoS = QoS
 
@@ -319,9 +331,14 @@ class Channel(kombu_redis.Channel):
         # worker exited with 0 and consumed nothing more.
         transport = self.connection
         if not asynchronous and (transport is None or transport.client is None):
-            return dict(self._sync_params)
-        params: dict[str, Any] = super()._connparams(asynchronous)
-        return params
+            # Nothing waits here for a Redis that does not answer: a late ack runs in
+            # the worker's event loop.
+            params = dict(self._sync_params)
+            for timeout in ("socket_timeout", "socket_connect_timeout"):
+                params[timeout] = params.get(timeout) or ANSWER_TIMEOUT
+            return params
+        found: dict[str, Any] = super()._connparams(asynchronous)
+        return found
 
     @contextmanager
     def conn_or_acquire(self, client: redis.Redis | None = None) -> Iterator[redis.Redis]:

@@ -273,7 +273,7 @@ from workers.app import RuntimeHolder
 
 settings = Settings.from_env(os.environ)
 holder = RuntimeHolder(settings, load_registry(settings), make_celery(settings))
-holder.fence_on_resume()  # as a new pool process does
+holder.warm_up()  # what Celery has a new pool process do
 runtime = holder.get()
 with runtime.heartbeats.watching(1, utcnow()):
     for _ in range(20_000):  # a handler that notes each step it takes

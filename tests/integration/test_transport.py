@@ -256,6 +256,22 @@ def test_a_late_ack_on_a_closed_channel_leaves_nothing_in_the_set(connection, cl
     assert unacked(client) == (0, 0)
 
 
+def test_a_late_requeue_on_a_detached_channel_leaves_the_entry_for_a_later_delivery(
+    connection, client
+):
+    """A run handed back (the database was away) after its channel was let go: kombu
+    cannot put it back through that channel, and dropped its entry as it failed."""
+    channel = connection.default_channel
+    message = channel.basic_get(QUEUE.name)  # outside the loop: written at once
+    channel.qos.restore_at_shutdown = False
+    channel._disconnect_pools()
+    connection.transport.client = None  # as Connection.collect does
+    channel.close()
+    message.reject(requeue=True)
+    assert unacked(client) == (1, 1)  # the visibility timeout or the requeue sweep
+    assert client.llen(QUEUE.name) == 0
+
+
 def test_a_requeued_message_goes_back_to_its_queue_though_its_entry_was_only_gathered(
     connection, client
 ):

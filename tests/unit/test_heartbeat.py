@@ -3,8 +3,12 @@ itself when it can do neither (the thread loops are driven by hand, with a fixed
 
 from __future__ import annotations
 
+import logging
+import os
+
 import fakeredis
 import pytest
+import redis
 from sqlalchemy import update
 
 from taskbeat.db import make_engine
@@ -12,8 +16,9 @@ from taskbeat.models import Execution
 from taskbeat.names import alive_key
 from taskbeat.redis_clients import quick_client
 from taskbeat.status import ExecutionStatus
+from taskbeat.store.runs import RunningExecution
 from tests.runs import claimed
-from workers.heartbeat import Heartbeats
+from workers.heartbeat import FENCED_EXIT_CODE, Heartbeats, end_process
 
 
 class Fence:
@@ -33,11 +38,19 @@ def broken_engine(settings):
     engine.dispose()
 
 
-def test_a_run_shown_alive_in_either_place_is_not_fenced(
-    settings, engine, broken_engine, clock, make_task, run_now, sessions
-):
-    execution = run_now(make_task(handler="echo"))
-    run = claimed(sessions, execution.id, clock())
+@pytest.fixture
+def run(clock, make_task, run_now, sessions) -> RunningExecution:
+    """A run of an echo task, claimed now."""
+    return claimed(sessions, run_now(make_task(handler="echo")).id, clock())
+
+
+@pytest.fixture
+def unreachable() -> redis.Redis:
+    """A Redis client nothing answers."""
+    return quick_client("redis://127.0.0.1:1/0", 0.2)
+
+
+def test_a_run_shown_alive_in_either_place_is_not_fenced(settings, broken_engine, clock, run):
     client, fence = fakeredis.FakeRedis(), Fence()
     heartbeats = Heartbeats(broken_engine, client, settings, clock, fence)
     with heartbeats.watching(run.id, run.started_at):
@@ -52,11 +65,8 @@ def test_a_run_shown_alive_in_either_place_is_not_fenced(
 
 
 def test_a_run_shown_alive_nowhere_for_fence_after_ends_the_process(
-    settings, broken_engine, clock, make_task, run_now, sessions
+    settings, broken_engine, clock, run, unreachable
 ):
-    execution = run_now(make_task(handler="echo"))
-    run = claimed(sessions, execution.id, clock())
-    unreachable = quick_client("redis://127.0.0.1:1/0", 0.2)
     fence = Fence()
     heartbeats = Heartbeats(broken_engine, unreachable, settings, clock, fence)
     with heartbeats.watching(run.id, run.started_at):
@@ -69,12 +79,7 @@ def test_a_run_shown_alive_nowhere_for_fence_after_ends_the_process(
     assert f"execution {run.id} " in reason and "not shown alive" in reason
 
 
-def test_a_database_stamp_alone_keeps_the_fence_away(
-    settings, engine, clock, make_task, run_now, sessions
-):
-    execution = run_now(make_task(handler="echo"))
-    run = claimed(sessions, execution.id, clock())
-    unreachable = quick_client("redis://127.0.0.1:1/0", 0.2)
+def test_a_database_stamp_alone_keeps_the_fence_away(settings, engine, clock, run, unreachable):
     fence = Fence()
     heartbeats = Heartbeats(engine, unreachable, settings, clock, fence)
     with heartbeats.watching(run.id, run.started_at):
@@ -86,12 +91,10 @@ def test_a_database_stamp_alone_keeps_the_fence_away(
 
 
 def test_a_process_that_wakes_from_a_freeze_is_fenced_before_it_sets_its_keys_again(
-    settings, broken_engine, clock, make_task, run_now, sessions
+    settings, broken_engine, clock, run, sessions
 ):
     # SIGSTOP, a stalled VM: nothing ran for longer than fence_after. Setting the keys
     # first would show the run alive again, and its handler would go on.
-    execution = run_now(make_task(handler="echo"))
-    run = claimed(sessions, execution.id, clock())
     client, fence = fakeredis.FakeRedis(), Fence()
     heartbeats = Heartbeats(broken_engine, client, settings, clock, fence)
     with heartbeats.watching(run.id, run.started_at):
@@ -113,10 +116,8 @@ def settle_elsewhere(sessions, execution_id: int) -> None:
 
 
 def test_a_run_settled_elsewhere_while_its_handler_runs_here_ends_the_process(
-    settings, engine, clock, make_task, run_now, sessions
+    settings, engine, clock, run, sessions
 ):
-    execution = run_now(make_task(handler="echo"))
-    run = claimed(sessions, execution.id, clock())
     fence = Fence()
     heartbeats = Heartbeats(engine, fakeredis.FakeRedis(), settings, clock, fence)
     with heartbeats.watching(run.id, run.started_at):
@@ -129,12 +130,10 @@ def test_a_run_settled_elsewhere_while_its_handler_runs_here_ends_the_process(
 
 
 def test_a_run_settled_once_its_handler_returned_does_not_end_the_process(
-    settings, engine, clock, make_task, run_now, sessions
+    settings, engine, clock, run, sessions
 ):
     # Its own outcome write settles it (or the sweeper, while that write waits out an
     # outage): the handler is done, nothing is left to stop.
-    execution = run_now(make_task(handler="echo"))
-    run = claimed(sessions, execution.id, clock())
     fence = Fence()
     heartbeats = Heartbeats(engine, fakeredis.FakeRedis(), settings, clock, fence)
     with heartbeats.watching(run.id, run.started_at):
@@ -143,3 +142,56 @@ def test_a_run_settled_once_its_handler_returned_does_not_end_the_process(
         heartbeats.stamp()
     assert fence.reasons == []
     assert heartbeats.lost == {run.id}
+
+
+def test_a_run_whose_handler_returned_is_not_fenced_while_its_outcome_is_written(
+    settings, broken_engine, clock, run, unreachable
+):
+    # Ending the process would stop nothing, and keep the outcome from being written.
+    fence = Fence()
+    heartbeats = Heartbeats(broken_engine, unreachable, settings, clock, fence)
+    with heartbeats.watching(run.id, run.started_at):
+        heartbeats.handler_returned(run.id)
+        clock.advance(settings.fence_seconds + 5)
+        heartbeats.check_fence()
+    assert fence.reasons == []
+
+
+def test_a_turn_on_time_sets_the_keys_before_it_checks_the_fence(
+    settings, broken_engine, clock, run
+):
+    # Redis missed refreshes until the fence was near: a refresh that succeeds on time
+    # still counts before the check (a late turn, a frozen process, checks first).
+    fence = Fence()
+    heartbeats = Heartbeats(broken_engine, fakeredis.FakeRedis(), settings, clock, fence)
+    with heartbeats.watching(run.id, run.started_at):
+        for _ in range(int(settings.fence_seconds)):
+            clock.advance(1)
+            heartbeats.key_turn(refresh=False)
+        clock.advance(1)  # past fence_after since the claim's stamp
+        heartbeats.key_turn(refresh=True)
+    assert fence.reasons == []
+
+
+def test_ending_the_process_survives_a_log_handler_that_fails(monkeypatch):
+    exits: list[int] = []
+
+    class Broken(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            pass
+
+        def flush(self) -> None:
+            raise BrokenPipeError("the log's reader is gone")
+
+    def exit_(code: int) -> None:
+        exits.append(code)
+
+    monkeypatch.setattr(os, "_exit", exit_)
+    broken = Broken()
+    logging.getLogger().addHandler(broken)
+    try:
+        with pytest.raises(BrokenPipeError):
+            end_process("fenced: execution 1 (9.0s) not shown alive")
+    finally:
+        logging.getLogger().removeHandler(broken)
+    assert exits == [FENCED_EXIT_CODE]

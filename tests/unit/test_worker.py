@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import fakeredis
 import pytest
@@ -22,9 +24,11 @@ from taskbeat.status import ExecutionStatus, Trigger
 from taskbeat.tasks import operations
 from taskbeat.tasks.state import TaskStatus
 from tests.runs import WORKER, history, reload, status_of
+from workers import execution
 from workers.app import RuntimeHolder, create_worker_app, make_runtime
 from workers.capture import HANDLER_LOGGER, LineCapture, run_logger
 from workers.execution import DatabaseUnavailable, WorkerRuntime, run_execution
+from workers.heartbeat import Heartbeats
 
 
 @pytest.fixture
@@ -362,3 +366,25 @@ def test_a_first_run_behind_a_warm_up_that_cannot_connect_waits_only_for_the_con
             run_execution(holder.get(), 1, WORKER)
         assert time.monotonic() - started < 15
         holder.close()
+
+
+@pytest.mark.parametrize(("handler", "params"), [("echo", {}), ("fail-n-times", {"failures": 1})])
+def test_a_heartbeat_right_after_the_workers_own_outcome_write_does_not_end_the_process(
+    runtime, monkeypatch, make_task, run_now, handler, params
+):
+    # The run is still watched, and no longer `running`: settled by this worker itself.
+    reasons: list[str] = []
+    heartbeats = Heartbeats(runtime.engine, fakeredis.FakeRedis(), runtime.settings,
+                            runtime.clock, reasons.append)  # fmt: skip
+    watched = replace(runtime, heartbeats=heartbeats)
+    write = execution._write
+
+    def write_then_stamp(*args: Any) -> tuple[bool, bool]:
+        written = write(*args)
+        heartbeats.stamp()  # the heartbeat thread's turn, before the watch ends
+        return written
+
+    monkeypatch.setattr(execution, "_write", write_then_stamp)
+    task = make_task(handler=handler, params=params, max_retries=2)
+    run_execution(watched, run_now(task).id, WORKER)
+    assert reasons == []
