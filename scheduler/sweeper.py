@@ -74,9 +74,14 @@ class LostRunSweeper:
         return sum(self._settle(run, now) for run in quiet if run.execution.id not in alive)
 
     def _stale_runs(self, now: datetime) -> list[QuietRun]:
-        cutoff = now - timedelta(seconds=self._settings.lost_after)
         with self._sessions() as session:
-            return store.sweeps.stale_running(session, cutoff, self._settings.scheduler_batch_size)
+            return store.sweeps.stale_running(
+                session, self._cutoff(now), self._settings.scheduler_batch_size
+            )
+
+    def _cutoff(self, now: datetime) -> datetime:
+        """A heartbeat older than this is stale."""
+        return now - timedelta(seconds=self._settings.lost_after)
 
     def _shown_alive(self, execution_ids: list[int], now: datetime) -> frozenset[int] | None:
         """The runs Redis shows alive; None when Redis cannot be trusted to say."""
@@ -96,6 +101,11 @@ class LostRunSweeper:
 
     def _settle(self, run: QuietRun, now: datetime) -> bool:
         with self._sessions.begin() as session:
+            # Read again, locked: a stamp that landed since the sweep read the run means
+            # its worker is alive. (A stamp after this waits for the settle, then finds
+            # the run settled, and its worker fences itself at once.)
+            if not store.sweeps.still_quiet(session, run.execution.id, self._cutoff(now)):
+                return False
             recorded = record_failure(session, run.execution, settlement(run, now), now)
         if recorded is None:
             return False

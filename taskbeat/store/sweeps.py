@@ -45,6 +45,22 @@ def stale_running(db: Executor, heartbeat_before: datetime, limit: int) -> list[
     ]
 
 
+def still_quiet(db: Executor, execution_id: int, heartbeat_before: datetime) -> bool:
+    """Whether the execution is still `running` with a heartbeat older than
+    `heartbeat_before`, its row locked until the transaction ends: a heartbeat stamped
+    since the sweep read it (the worker was slow, not gone) keeps it alive."""
+    query = (
+        select(Execution.id)
+        .where(
+            Execution.id == execution_id,
+            Execution.status == ExecutionStatus.RUNNING,
+            Execution.heartbeat_at < heartbeat_before,
+        )
+        .with_for_update()
+    )
+    return db.execute(query).first() is not None
+
+
 def held_by(db: Executor, execution_id: int, worker: str) -> RunningExecution | None:
     """The execution, if it is `running` in `worker`'s hands."""
     row = db.execute(

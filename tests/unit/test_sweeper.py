@@ -9,6 +9,7 @@ import fakeredis
 import pytest
 
 from scheduler.sweeper import LostRunSweeper
+from taskbeat import store
 from taskbeat.executions import liveness
 from taskbeat.executions.lifecycle import Outcome
 from taskbeat.names import broker_epoch_key
@@ -162,3 +163,23 @@ def test_a_loss_of_redis_data_is_noticed_though_no_run_was_stale_before(
     assert sweeper.sweep() == 0  # the new epoch is trusted only from now
     clock.advance(settings.lost_after)
     assert sweeper.sweep() == 1
+
+
+def test_a_run_stamped_between_the_sweeps_read_and_its_settle_is_left_running(
+    settings, sessions, clock, make_task, run_now, sweeper, monkeypatch
+):
+    # The worker was slow, not gone: its stamp lands while the sweep asks Redis.
+    task = make_task(handler="echo", max_retries=1)
+    run = claimed(sessions, run_now(task).id, clock())
+    clock.advance(settings.lost_after + 1)
+    ask_redis = sweeper._shown_alive
+
+    def stamped_meanwhile(execution_ids, now):
+        with sessions.begin() as session:
+            store.sweeps.touch_heartbeats(session.connection(), [run.id], clock())
+        return ask_redis(execution_ids, now)
+
+    monkeypatch.setattr(sweeper, "_shown_alive", stamped_meanwhile)
+    assert sweeper.sweep() == 0
+    [still] = history(sessions, task)
+    assert still.status is ExecutionStatus.RUNNING
