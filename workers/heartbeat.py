@@ -128,11 +128,7 @@ class Heartbeats:
         with self._lock:
             settled = set(watched) - running
             self.lost.update(settled)
-            handlers_running = sorted(
-                execution_id
-                for execution_id in settled
-                if execution_id in self._shown and execution_id not in self._handler_returned
-            )
+            handlers_running = sorted(filter(self._handler_running, settled))
         self._shown_alive(running, now)
         if handlers_running:
             ids = ", ".join(str(execution_id) for execution_id in handlers_running)
@@ -165,7 +161,7 @@ class Heartbeats:
                 execution_id: (now - shown).total_seconds()
                 for execution_id, shown in self._shown.items()
                 if (now - shown).total_seconds() > self._fence_after
-                and execution_id not in self._handler_returned
+                and self._handler_running(execution_id)
             }
         if unproven:
             ids = ", ".join(f"{eid} ({age:.1f}s)" for eid, age in sorted(unproven.items()))
@@ -174,6 +170,11 @@ class Heartbeats:
                 f"for over {self._fence_after:g}s; a retry may start once "
                 f"{self._ttl:g}s have passed"
             )
+
+    def _handler_running(self, execution_id: int) -> bool:
+        """Watched, and its handler not returned (called holding the lock): a run the
+        fence is there to stop."""
+        return execution_id in self._shown and execution_id not in self._handler_returned
 
     def check_fence_on_resume(self) -> None:
         """`check_fence` from a SIGCONT handler: Python runs it in the main thread, the
@@ -233,4 +234,5 @@ class Heartbeats:
                 self.refresh()
             except (redis.RedisError, OSError) as exc:
                 log.warning("setting the runs' alive keys failed: %s", exc)
-        self.check_fence()
+        if not frozen:  # a refresh only ever makes a run's proof newer
+            self.check_fence()

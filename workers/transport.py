@@ -89,7 +89,7 @@ class QoS(kombu_redis.QoS):
         with self._lock:
             self._acked.append(delivery_tag)
         virtual.QoS.ack(self, delivery_tag)
-        self.channel.connection.write_soon()
+        transport.write_soon()
 
     def reject(self, delivery_tag: str, requeue: bool = False) -> None:
         if requeue and _is_closed(self.channel):
@@ -307,10 +307,15 @@ class _AnswersLater:
         self._connection = None
 
 
-def _is_closed(channel: Any) -> bool:
-    """The channel was closed, or its transport let go (after a connection loss)."""
+def _detached(channel: Any) -> bool:
+    """The channel's transport is gone (it was closed) or let go of its connection
+    (Celery collects a lost connection before it closes it)."""
     transport = channel.connection
-    return bool(channel.closed) or transport is None or transport.client is None
+    return transport is None or transport.client is None
+
+
+def _is_closed(channel: Any) -> bool:
+    return bool(channel.closed) or _detached(channel)
 
 
 class Channel(kombu_redis.Channel):
@@ -329,8 +334,7 @@ class Channel(kombu_redis.Channel):
         # (`client` is None; a closed channel has no transport at all), and kombu would
         # raise AttributeError, which Celery takes for an unrecoverable error: the
         # worker exited with 0 and consumed nothing more.
-        transport = self.connection
-        if not asynchronous and (transport is None or transport.client is None):
+        if not asynchronous and _detached(self):
             # Nothing waits here for a Redis that does not answer: a late ack runs in
             # the worker's event loop.
             params = dict(self._sync_params)
